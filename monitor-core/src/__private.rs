@@ -1,0 +1,95 @@
+//! Used by code that `#[monitored_tool]` generates. Not public API:
+//! anything here may change in any release.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::task::Poll;
+
+pub use crate::guard::{CallGuard, Outcome};
+pub use crate::monitor::AsMonitor;
+pub use crate::registry::Callsite;
+pub use serde_json;
+
+/// The monitor behind anything that leads to one (`monitor = expr`).
+#[inline]
+pub fn as_monitor<M: AsMonitor + ?Sized>(monitor: &M) -> &crate::ToolExecutionMonitor {
+    monitor.as_monitor()
+}
+
+/// A `fmt::Write` that counts bytes and stores nothing.
+#[derive(Debug, Default)]
+struct ByteCounter(u64);
+
+impl fmt::Write for ByteCounter {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len() as u64;
+        Ok(())
+    }
+}
+
+/// The UTF-8 byte length of `format!("{:?}", value)`, computed without
+/// allocating; `None` if the `Debug` impl panicked or returned an error.
+#[inline]
+pub fn debug_len<T: fmt::Debug + ?Sized>(value: &T) -> Option<u64> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut counter = ByteCounter(0);
+        fmt::write(&mut counter, format_args!("{value:?}")).ok()?;
+        Some(counter.0)
+    }))
+    .ok()
+    .flatten()
+}
+
+/// Runs `future`, catching a panic in any of its polls so that the guard can
+/// record the panic's message; the caller resumes the unwind.
+///
+/// # Errors
+///
+/// The panic payload, if a poll panicked.
+pub async fn catch_unwind_future<F: Future>(
+    future: F,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    })
+    .await
+}
+
+/// Runs `future` under a tokio deadline of `after`; `None` if it expired.
+#[cfg(feature = "tokio")]
+pub async fn with_deadline<F: Future>(after: std::time::Duration, future: F) -> Option<F::Output> {
+    tokio::time::timeout(after, future).await.ok()
+}
+
+#[cfg(feature = "tokio")]
+pub use crate::guard::TimeoutError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_len_counts_bytes_like_format() {
+        let value = ("héllo", vec![1, 2, 3], Some('x'));
+        assert_eq!(debug_len(&value), Some(format!("{value:?}").len() as u64));
+        assert_eq!(debug_len("plain"), Some(7));
+    }
+
+    #[test]
+    fn debug_len_survives_a_panicking_debug() {
+        struct Bad;
+        impl fmt::Debug for Bad {
+            fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+                panic!("no debug for you")
+            }
+        }
+        assert_eq!(debug_len(&Bad), None);
+    }
+}

@@ -1,0 +1,422 @@
+//! `ErrorCategory` / `ExecutionStatus` from an error value.
+
+use std::error::Error;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+/// How one tool execution ended.
+///
+/// Serialized as the reference's values: `"success"`, `"error"`, `"timeout"`,
+/// `"validation_failed"`, `"security_violation"` and `"cancelled"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// The tool returned a value or `Ok`.
+    Success,
+    /// The tool returned `Err`, or panicked.
+    Error,
+    /// The tool ran past its deadline.
+    Timeout,
+    /// The tool rejected its input (chosen by a [`ClassifyError`] impl).
+    ValidationFailed,
+    /// The tool refused on security grounds (chosen by a [`ClassifyError`] impl).
+    SecurityViolation,
+    /// A Rust addition: the tool's future was dropped after it started and
+    /// before it finished, or a manual context was dropped unfinished.
+    Cancelled,
+}
+
+impl ExecutionStatus {
+    /// Every status, in declaration order.
+    pub const ALL: [ExecutionStatus; 6] = [
+        Self::Success,
+        Self::Error,
+        Self::Timeout,
+        Self::ValidationFailed,
+        Self::SecurityViolation,
+        Self::Cancelled,
+    ];
+
+    /// The status's JSON value, e.g. `"validation_failed"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(monitor_core::ExecutionStatus::ValidationFailed.as_str(), "validation_failed");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::ValidationFailed => "validation_failed",
+            Self::SecurityViolation => "security_violation",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What kind of failure an error was, for error analysis.
+///
+/// Serialized as the reference's member names, `"USER_INPUT"` …
+/// `"UNKNOWN_ERROR"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCategory {
+    /// The caller asked for something wrong.
+    UserInput,
+    /// The host or the tool itself failed (I/O, panics, internal errors).
+    SystemError,
+    /// A connection, address or network failure.
+    NetworkError,
+    /// A permission or authentication failure.
+    SecurityError,
+    /// Input that failed to parse or validate.
+    ValidationError,
+    /// A deadline expired.
+    TimeoutError,
+    /// None of the above.
+    UnknownError,
+}
+
+impl ErrorCategory {
+    /// Every category, in declaration order.
+    pub const ALL: [ErrorCategory; 7] = [
+        Self::UserInput,
+        Self::SystemError,
+        Self::NetworkError,
+        Self::SecurityError,
+        Self::ValidationError,
+        Self::TimeoutError,
+        Self::UnknownError,
+    ];
+
+    /// The category's JSON value, e.g. `"NETWORK_ERROR"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(monitor_core::ErrorCategory::NetworkError.as_str(), "NETWORK_ERROR");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UserInput => "USER_INPUT",
+            Self::SystemError => "SYSTEM_ERROR",
+            Self::NetworkError => "NETWORK_ERROR",
+            Self::SecurityError => "SECURITY_ERROR",
+            Self::ValidationError => "VALIDATION_ERROR",
+            Self::TimeoutError => "TIMEOUT_ERROR",
+            Self::UnknownError => "UNKNOWN_ERROR",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Lets an error type choose its own category and status.
+///
+/// An impl wins over every built-in rule, in `#[monitored_tool]` and in
+/// [`ToolExecutionContext::finish_classified`](crate::ToolExecutionContext::finish_classified).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{ClassifyError, ErrorCategory, ExecutionStatus};
+///
+/// #[derive(Debug)]
+/// enum LookupError { NotFound, Forbidden }
+///
+/// impl ClassifyError for LookupError {
+///     fn category(&self) -> ErrorCategory {
+///         match self {
+///             LookupError::NotFound => ErrorCategory::UserInput,
+///             LookupError::Forbidden => ErrorCategory::SecurityError,
+///         }
+///     }
+///     fn status(&self) -> ExecutionStatus {
+///         match self {
+///             LookupError::NotFound => ExecutionStatus::Error,
+///             LookupError::Forbidden => ExecutionStatus::SecurityViolation,
+///         }
+///     }
+/// }
+///
+/// assert_eq!(LookupError::Forbidden.category(), ErrorCategory::SecurityError);
+/// ```
+pub trait ClassifyError {
+    /// The category this error is counted under.
+    fn category(&self) -> ErrorCategory;
+
+    /// The status of the execution that returned this error.
+    fn status(&self) -> ExecutionStatus {
+        ExecutionStatus::Error
+    }
+}
+
+const VALIDATION_NAMES: &[&str] = &[
+    "ValidationError",
+    "ValueError",
+    "TypeError",
+    "ParseIntError",
+    "ParseFloatError",
+    "ParseBoolError",
+    "Utf8Error",
+    "FromUtf8Error",
+];
+const TIMEOUT_NAMES: &[&str] = &["TimeoutError", "Elapsed"];
+const SECURITY_NAMES: &[&str] = &["PermissionError", "SecurityError", "AuthenticationError"];
+const NETWORK_NAMES: &[&str] = &["ConnectionError", "NetworkError", "HTTPError"];
+const SYSTEM_NAMES: &[&str] = &["SystemError", "OSError", "RuntimeError"];
+
+/// The last path segment of a type name, without generic arguments:
+/// `core::num::error::ParseIntError` → `ParseIntError`,
+/// `alloc::boxed::Box<dyn core::error::Error>` → `Box`.
+pub(crate) fn short_type_name(type_name: &str) -> &str {
+    let path = type_name.split('<').next().unwrap_or(type_name);
+    path.rsplit("::").next().unwrap_or(path).trim()
+}
+
+/// The category an [`io::Error`] maps to, by its kind.
+pub(crate) fn io_category(error: &io::Error) -> ErrorCategory {
+    use io::ErrorKind as K;
+    match error.kind() {
+        K::TimedOut => ErrorCategory::TimeoutError,
+        K::PermissionDenied => ErrorCategory::SecurityError,
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::AddrInUse
+        | K::AddrNotAvailable
+        | K::BrokenPipe
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::NetworkDown => ErrorCategory::NetworkError,
+        K::InvalidInput | K::InvalidData => ErrorCategory::ValidationError,
+        _ => ErrorCategory::SystemError,
+    }
+}
+
+/// The reference's `_classify_error`, on a type name and a message, with an
+/// optional `io::Error` found in the error's `source()` chain.
+///
+/// Order: validation names, timeout names, security names, network names, an
+/// `io::Error` in the chain (by kind), a message containing "user" or
+/// "input", system names, unknown.
+pub(crate) fn classify_parts(
+    type_name: &str,
+    message: &str,
+    io_in_chain: Option<&io::Error>,
+) -> ErrorCategory {
+    let name = short_type_name(type_name);
+    let rules = [
+        (VALIDATION_NAMES, ErrorCategory::ValidationError),
+        (TIMEOUT_NAMES, ErrorCategory::TimeoutError),
+        (SECURITY_NAMES, ErrorCategory::SecurityError),
+        (NETWORK_NAMES, ErrorCategory::NetworkError),
+    ];
+    if let Some((_, category)) = rules.iter().find(|(names, _)| names.contains(&name)) {
+        return *category;
+    }
+    if let Some(io) = io_in_chain {
+        return io_category(io);
+    }
+    if contains_ignore_ascii_case(message, "user") || contains_ignore_ascii_case(message, "input") {
+        return ErrorCategory::UserInput;
+    }
+    if SYSTEM_NAMES.contains(&name) {
+        return ErrorCategory::SystemError;
+    }
+    ErrorCategory::UnknownError
+}
+
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The first `io::Error` in `error` or its `source()` chain.
+pub(crate) fn find_io_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a io::Error> {
+    let mut current = Some(error);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// Classifies an error by the reference's rules.
+///
+/// This is what `#[monitored_tool]` uses for error types that do not
+/// implement [`ClassifyError`]: a `std::io::Error` maps by its kind
+/// (`TimedOut` → timeout, `PermissionDenied` → security, connection, address,
+/// pipe and network kinds → network, `InvalidInput`/`InvalidData` →
+/// validation, others → system); any other error by the last path segment of
+/// its type name (`ParseIntError` → validation, `Elapsed` → timeout, …), then
+/// an `io::Error` in its `source()` chain, then its message ("user" or
+/// "input" → user input). The status is always [`ExecutionStatus::Error`].
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{ErrorCategory, classify_error};
+///
+/// let parse = "x".parse::<u32>().unwrap_err();
+/// assert_eq!(classify_error(&parse), ErrorCategory::ValidationError);
+///
+/// let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// assert_eq!(classify_error(&io), ErrorCategory::NetworkError);
+/// ```
+pub fn classify_error<E: Error + 'static>(error: &E) -> ErrorCategory {
+    let dynamic: &(dyn Error + 'static) = error;
+    if let Some(io) = dynamic.downcast_ref::<io::Error>() {
+        return io_category(io);
+    }
+    let message = error.to_string();
+    classify_parts(std::any::type_name::<E>(), &message, find_io_error(dynamic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct ValidationError;
+    impl std::fmt::Display for ValidationError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("network user input")
+        }
+    }
+    impl Error for ValidationError {}
+
+    #[derive(Debug)]
+    struct Wrapper(io::Error);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+    impl Error for Wrapper {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn short_names_drop_paths_and_generics() {
+        assert_eq!(
+            short_type_name("core::num::error::ParseIntError"),
+            "ParseIntError"
+        );
+        assert_eq!(
+            short_type_name("alloc::boxed::Box<dyn core::error::Error>"),
+            "Box"
+        );
+        assert_eq!(short_type_name("Elapsed"), "Elapsed");
+    }
+
+    #[test]
+    fn names_are_checked_in_the_reference_order() {
+        // A validation name wins over a message that mentions the user.
+        assert_eq!(
+            classify_error(&ValidationError),
+            ErrorCategory::ValidationError
+        );
+        assert_eq!(
+            classify_parts("x::RuntimeError", "bad user", None),
+            ErrorCategory::UserInput
+        );
+        assert_eq!(
+            classify_parts("x::RuntimeError", "boom", None),
+            ErrorCategory::SystemError
+        );
+        assert_eq!(
+            classify_parts("x::HTTPError", "user", None),
+            ErrorCategory::NetworkError
+        );
+        assert_eq!(
+            classify_parts("x::Elapsed", "", None),
+            ErrorCategory::TimeoutError
+        );
+        assert_eq!(
+            classify_parts("x::AuthenticationError", "", None),
+            ErrorCategory::SecurityError
+        );
+        assert_eq!(
+            classify_parts("x::Other", "nothing", None),
+            ErrorCategory::UnknownError
+        );
+        assert_eq!(
+            classify_parts("x::Other", "Bad INPUT", None),
+            ErrorCategory::UserInput
+        );
+    }
+
+    #[test]
+    fn io_errors_map_by_kind_also_in_the_source_chain() {
+        let cases = [
+            (io::ErrorKind::TimedOut, ErrorCategory::TimeoutError),
+            (
+                io::ErrorKind::PermissionDenied,
+                ErrorCategory::SecurityError,
+            ),
+            (io::ErrorKind::ConnectionReset, ErrorCategory::NetworkError),
+            (io::ErrorKind::BrokenPipe, ErrorCategory::NetworkError),
+            (io::ErrorKind::InvalidData, ErrorCategory::ValidationError),
+            (io::ErrorKind::NotFound, ErrorCategory::SystemError),
+        ];
+        for (kind, category) in cases {
+            assert_eq!(classify_error(&io::Error::from(kind)), category, "{kind:?}");
+            assert_eq!(
+                classify_error(&Wrapper(io::Error::from(kind))),
+                category,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_values_are_the_references() {
+        let status: Vec<String> = ExecutionStatus::ALL
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        assert_eq!(
+            status,
+            [
+                "\"success\"",
+                "\"error\"",
+                "\"timeout\"",
+                "\"validation_failed\"",
+                "\"security_violation\"",
+                "\"cancelled\""
+            ]
+        );
+        for category in ErrorCategory::ALL {
+            assert_eq!(
+                serde_json::to_string(&category).unwrap(),
+                format!("\"{}\"", category.as_str())
+            );
+        }
+        for status in ExecutionStatus::ALL {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{}\"", status.as_str())
+            );
+            assert_eq!(ExecutionStatus::ALL[status.index()], status);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Time sources: a monotonic clock for durations, a wall clock for timestamps.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// A source of time for a [`ToolExecutionMonitor`](crate::ToolExecutionMonitor).
+///
+/// Durations come from [`monotonic_nanos`](Clock::monotonic_nanos), which
+/// never goes back; timestamps, the 7-day trend and the `hours` of
+/// `recent_errors` come from [`wall_now`](Clock::wall_now), which may jump.
+/// The default is [`SystemClock`]; tests inject a [`ManualClock`] to drive a
+/// week of executions in milliseconds.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Nanoseconds since an arbitrary origin; never decreases.
+    fn monotonic_nanos(&self) -> u64;
+
+    /// The current wall-clock time.
+    fn wall_now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock: `Instant` for durations, and one `Utc::now()` taken at
+/// creation plus the monotonic offset for timestamps.
+///
+/// Deriving wall time from the monotonic clock keeps a call at two cheap
+/// clock reads; the price is that a process running for months drifts from
+/// an NTP-corrected wall clock by as much as the machine's clock drifts.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    origin: Instant,
+    origin_wall_nanos: i64,
+}
+
+impl SystemClock {
+    /// A clock whose origin is now.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            origin_wall_nanos: Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn monotonic_nanos(&self) -> u64 {
+        duration_nanos(self.origin.elapsed())
+    }
+
+    fn wall_now(&self) -> DateTime<Utc> {
+        wall_from_nanos(self.now().wall_nanos)
+    }
+}
+
+/// A clock that moves only when told to, for tests.
+///
+/// Clones share one time. [`advance`](ManualClock::advance) moves both the
+/// monotonic and the wall clock; [`jump_wall`](ManualClock::jump_wall) moves
+/// only the wall clock, as an NTP step or a manual date change would.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use monitor_core::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new(chrono::DateTime::UNIX_EPOCH);
+/// clock.advance(Duration::from_millis(1500));
+/// assert_eq!(clock.monotonic_nanos(), 1_500_000_000);
+/// assert_eq!(clock.wall_now().timestamp_millis(), 1500);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    inner: Arc<ManualInner>,
+}
+
+#[derive(Debug)]
+struct ManualInner {
+    monotonic: AtomicU64,
+    wall_nanos: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock whose wall time is `start` and whose monotonic time is 0.
+    #[must_use]
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            inner: Arc::new(ManualInner {
+                monotonic: AtomicU64::new(0),
+                wall_nanos: AtomicI64::new(start.timestamp_nanos_opt().unwrap_or(0)),
+            }),
+        }
+    }
+
+    /// Moves both clocks forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let nanos = duration_nanos(by);
+        // Relaxed: each clock is one independent counter.
+        self.inner.monotonic.fetch_add(nanos, Ordering::Relaxed);
+        self.inner
+            .wall_nanos
+            .fetch_add(i64::try_from(nanos).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// Moves only the wall clock, forward or back; durations are unaffected.
+    pub fn jump_wall(&self, by: chrono::TimeDelta) {
+        let nanos = by.num_nanoseconds().unwrap_or(0);
+        self.inner.wall_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn monotonic_nanos(&self) -> u64 {
+        self.inner.monotonic.load(Ordering::Relaxed)
+    }
+
+    fn wall_now(&self) -> DateTime<Utc> {
+        wall_from_nanos(self.inner.wall_nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// One reading of both clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Reading {
+    pub(crate) mono_nanos: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub(crate) wall_nanos: i64,
+}
+
+/// The clock a monitor holds: the system clock without dynamic dispatch, or
+/// an injected one.
+#[derive(Debug, Clone)]
+pub(crate) enum ClockHandle {
+    System(SystemClock),
+    Custom(Arc<dyn Clock>),
+}
+
+impl ClockHandle {
+    #[inline]
+    pub(crate) fn now(&self) -> Reading {
+        match self {
+            Self::System(clock) => clock.now(),
+            Self::Custom(clock) => Reading {
+                mono_nanos: clock.monotonic_nanos(),
+                wall_nanos: clock.wall_now().timestamp_nanos_opt().unwrap_or(0),
+            },
+        }
+    }
+}
+
+impl SystemClock {
+    #[inline]
+    fn now(&self) -> Reading {
+        let mono_nanos = duration_nanos(self.origin.elapsed());
+        Reading {
+            mono_nanos,
+            wall_nanos: self.origin_wall_nanos.saturating_add_unsigned(mono_nanos),
+        }
+    }
+}
+
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn wall_from_nanos(nanos: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_wall_follows_monotonic() {
+        let clock = SystemClock::new();
+        let a = clock.now();
+        let b = clock.now();
+        assert!(b.mono_nanos >= a.mono_nanos);
+        assert_eq!(
+            b.wall_nanos - a.wall_nanos,
+            i64::try_from(b.mono_nanos - a.mono_nanos).unwrap()
+        );
+        let drift = (clock.wall_now() - Utc::now()).num_seconds().abs();
+        assert!(drift < 5, "drift {drift}");
+    }
+
+    #[test]
+    fn manual_clock_jumps_only_the_wall() {
+        let clock = ManualClock::new(DateTime::UNIX_EPOCH);
+        clock.advance(Duration::from_secs(10));
+        clock.jump_wall(chrono::TimeDelta::days(-3));
+        assert_eq!(clock.monotonic_nanos(), 10_000_000_000);
+        assert_eq!(
+            clock.wall_now(),
+            DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(10) - chrono::TimeDelta::days(3)
+        );
+        let handle = ClockHandle::Custom(Arc::new(clock.clone()));
+        assert_eq!(handle.now().mono_nanos, 10_000_000_000);
+    }
+}

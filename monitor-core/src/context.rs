@@ -1,0 +1,190 @@
+//! The manual API: the reference's `ToolExecutionContext`.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error};
+use crate::guard::{Outcome, Pending, dropped_outcome};
+use crate::monitor::ToolExecutionMonitor;
+use crate::registry::Tool;
+
+/// One execution being recorded by hand; the reference's
+/// `ToolExecutionContext`, created by
+/// [`ToolExecutionMonitor::create_execution_context`].
+///
+/// The clock starts when the context is created. Finish it with one of the
+/// `finish_*` methods; it records exactly once. Dropped unfinished, it
+/// records an error (category system) if the thread is panicking, else a
+/// [`Cancelled`](ExecutionStatus::Cancelled) execution.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{ErrorCategory, ExecutionStatus, ToolExecutionMonitor};
+///
+/// let monitor = ToolExecutionMonitor::new();
+/// let mut call = monitor.create_execution_context("divide");
+/// call.set_input_size(8);
+/// call.finish_classified(
+///     ExecutionStatus::ValidationFailed,
+///     ErrorCategory::ValidationError,
+///     "division by zero",
+/// );
+/// let stats = monitor.tool_stats("divide").unwrap();
+/// assert_eq!(stats.failed_executions, 1);
+/// ```
+#[must_use = "a context records its execution when finished or dropped"]
+pub struct ToolExecutionContext<'m> {
+    monitor: &'m ToolExecutionMonitor,
+    tool: Arc<Tool>,
+    pending: Option<Pending>,
+    output_bytes: u64,
+}
+
+impl fmt::Debug for ToolExecutionContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolExecutionContext")
+            .field("tool", &self.tool.name)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'m> ToolExecutionContext<'m> {
+    pub(crate) fn new(monitor: &'m ToolExecutionMonitor, tool: Arc<Tool>) -> Self {
+        Self {
+            monitor,
+            pending: Some(Pending::new(monitor.now())),
+            tool,
+            output_bytes: 0,
+        }
+    }
+
+    /// The tool this execution is recorded under.
+    #[must_use]
+    pub fn tool_name(&self) -> &str {
+        &self.tool.name
+    }
+
+    /// Sets the user the call is made for.
+    pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.details(|d| d.user_id = Some(user_id.into()));
+        self
+    }
+
+    /// Sets the session the call belongs to.
+    pub fn with_session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.details(|d| d.session_id = Some(session_id.into()));
+        self
+    }
+
+    /// Replaces the metadata with `metadata`.
+    pub fn with_metadata(mut self, metadata: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.details(|d| d.metadata = metadata);
+        self
+    }
+
+    /// Sets the input size in bytes.
+    pub fn set_input_size(&mut self, size_bytes: u64) {
+        if let Some(pending) = &mut self.pending {
+            pending.input_bytes = size_bytes;
+        }
+    }
+
+    /// Sets the output size in bytes (recorded for a success only; a failed
+    /// execution has output size 0).
+    pub fn set_output_size(&mut self, size_bytes: u64) {
+        self.output_bytes = size_bytes;
+    }
+
+    /// Sets the memory used, in MiB. A NaN, infinite or negative value is
+    /// ignored (the field stays unset).
+    pub fn set_memory_usage(&mut self, memory_mb: f64) {
+        if let Some(pending) = &mut self.pending {
+            if memory_mb.is_finite() && memory_mb >= 0.0 {
+                pending.memory_mb = Some(memory_mb);
+            }
+        }
+    }
+
+    /// Adds one metadata entry. A value that cannot be represented as JSON
+    /// is stored as the text of its serialization error.
+    pub fn add_metadata(&mut self, key: impl Into<String>, value: impl serde::Serialize) {
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        self.details(|d| {
+            d.metadata.insert(key.into(), value);
+        });
+    }
+
+    /// Records a success.
+    pub fn finish_success(mut self) {
+        let output_bytes = self.output_bytes;
+        self.record(Outcome::Success { output_bytes });
+    }
+
+    /// Records a failure with `error`, classified by the reference's rules
+    /// ([`classify_error`]); the message is its `Display` text.
+    pub fn finish_error<E: Error + 'static>(mut self, error: &E) {
+        self.record(Outcome::Failure {
+            status: ExecutionStatus::Error,
+            category: classify_error(error),
+            message: error.to_string(),
+        });
+    }
+
+    /// Records a failure with an error type that classifies itself.
+    pub fn finish_with<E: ClassifyError + fmt::Display>(mut self, error: &E) {
+        self.record(Outcome::Failure {
+            status: error.status(),
+            category: error.category(),
+            message: error.to_string(),
+        });
+    }
+
+    /// Records a success or a failure from `result`, as
+    /// [`finish_success`](Self::finish_success) or
+    /// [`finish_error`](Self::finish_error).
+    pub fn finish_result<T, E: Error + 'static>(self, result: &Result<T, E>) {
+        match result {
+            Ok(_) => self.finish_success(),
+            Err(error) => self.finish_error(error),
+        }
+    }
+
+    /// Records a failure with an explicit status, category and message.
+    pub fn finish_classified(
+        mut self,
+        status: ExecutionStatus,
+        category: ErrorCategory,
+        message: impl Into<String>,
+    ) {
+        self.record(Outcome::Failure {
+            status,
+            category,
+            message: message.into(),
+        });
+    }
+
+    fn details(&mut self, edit: impl FnOnce(&mut crate::recent::Details)) {
+        if let Some(pending) = &mut self.pending {
+            edit(pending.details_mut());
+        }
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        if let Some(pending) = self.pending.take() {
+            let monitor = self.monitor;
+            monitor.record(&self.tool, pending.finish(|| monitor.now(), outcome));
+        }
+    }
+}
+
+impl Drop for ToolExecutionContext<'_> {
+    fn drop(&mut self) {
+        if self.pending.is_some() {
+            self.record(dropped_outcome());
+        }
+    }
+}

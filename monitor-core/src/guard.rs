@@ -1,0 +1,362 @@
+//! Records one call exactly once: on return, on panic, or when a future is
+//! dropped before it finished.
+
+use std::any::Any;
+use std::thread;
+
+use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::clock::Reading;
+use crate::monitor::{Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, with_global};
+use crate::recent::Details;
+use crate::registry::Callsite;
+use crate::thread::{ExecutionId, next_execution_id};
+
+/// How a call ended, as generated code reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A value or `Ok`, whose `Debug` text is `output_bytes` long.
+    Success {
+        /// Size of the result.
+        output_bytes: u64,
+    },
+    /// An `Err`.
+    Failure {
+        /// The status, from the error's classification.
+        status: ExecutionStatus,
+        /// The category, from the error's classification.
+        category: ErrorCategory,
+        /// The error's message (cut to 1 KiB when recorded).
+        message: String,
+    },
+}
+
+/// The per-call fields both the macro's guard and the manual context fill.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) id: ExecutionId,
+    pub(crate) start: Reading,
+    pub(crate) end: Option<Reading>,
+    pub(crate) input_bytes: u64,
+    pub(crate) memory_mb: Option<f64>,
+    pub(crate) details: Option<Box<Details>>,
+    pub(crate) measurement_failures: u32,
+}
+
+impl Pending {
+    pub(crate) fn new(start: Reading) -> Self {
+        Self {
+            id: next_execution_id(),
+            start,
+            end: None,
+            input_bytes: 0,
+            memory_mb: None,
+            details: None,
+            measurement_failures: 0,
+        }
+    }
+
+    pub(crate) fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
+    }
+
+    /// The finished execution, ending at the stop time if one was taken,
+    /// else at `now()`.
+    pub(crate) fn finish(mut self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
+        let end = self.end.unwrap_or_else(now);
+        let (status, category, output_bytes) = match outcome {
+            Outcome::Success { output_bytes } => (ExecutionStatus::Success, None, output_bytes),
+            Outcome::Failure {
+                status,
+                category,
+                message,
+            } => {
+                self.details_mut().error_message = Some(cap_message(message));
+                (status, Some(category), 0)
+            }
+        };
+        Finished {
+            id: self.id,
+            start: self.start,
+            end,
+            status,
+            category,
+            input_bytes: self.input_bytes,
+            output_bytes,
+            memory_mb: self.memory_mb,
+            details: self.details,
+            measurement_failures: self.measurement_failures,
+        }
+    }
+}
+
+/// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
+pub(crate) fn cap_message(mut message: String) -> String {
+    if message.len() > MAX_ERROR_MESSAGE_BYTES {
+        let mut end = MAX_ERROR_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    message
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// The outcome recorded for a call that panicked.
+pub(crate) fn panic_outcome(message: String) -> Outcome {
+    Outcome::Failure {
+        status: ExecutionStatus::Error,
+        category: ErrorCategory::SystemError,
+        message,
+    }
+}
+
+/// The outcome recorded for a guard dropped before it finished.
+pub(crate) fn dropped_outcome() -> Outcome {
+    if thread::panicking() {
+        panic_outcome("panicked".to_owned())
+    } else {
+        Outcome::Failure {
+            status: ExecutionStatus::Cancelled,
+            category: ErrorCategory::UnknownError,
+            message: "cancelled: dropped before it finished".to_owned(),
+        }
+    }
+}
+
+/// Which monitor a guard records into.
+#[derive(Debug, Clone, Copy)]
+enum Target<'m> {
+    /// The global monitor, resolved at start and again at the end, so that
+    /// `set_global_monitor` takes effect without a shared reference count.
+    Global,
+    Monitor(&'m ToolExecutionMonitor),
+}
+
+/// Records one call of a `#[monitored_tool]` function.
+///
+/// Not public API. Finish it with [`finish`](Self::finish) or
+/// [`finish_panic`](Self::finish_panic); dropped unfinished it records a
+/// cancellation (or a panic, while the thread is panicking).
+#[derive(Debug)]
+#[must_use = "a call guard records the call when finished or dropped"]
+pub struct CallGuard<'m> {
+    site: &'static Callsite,
+    target: Target<'m>,
+    pending: Option<Pending>,
+}
+
+impl Callsite {
+    /// Starts timing a call recorded in the global monitor.
+    #[inline]
+    pub fn start(&'static self) -> CallGuard<'static> {
+        let start = with_global(ToolExecutionMonitor::now);
+        CallGuard {
+            site: self,
+            target: Target::Global,
+            pending: Some(Pending::new(start)),
+        }
+    }
+
+    /// Starts timing a call recorded in `monitor`.
+    #[inline]
+    pub fn start_in<'m>(&'static self, monitor: &'m ToolExecutionMonitor) -> CallGuard<'m> {
+        CallGuard {
+            site: self,
+            target: Target::Monitor(monitor),
+            pending: Some(Pending::new(monitor.now())),
+        }
+    }
+}
+
+impl CallGuard<'_> {
+    /// Adds one measured argument's size; `None` if measuring it failed.
+    #[inline]
+    pub fn add_input_size(&mut self, bytes: Option<u64>) {
+        if let Some(pending) = &mut self.pending {
+            match bytes {
+                Some(bytes) => pending.input_bytes = pending.input_bytes.saturating_add(bytes),
+                None => pending.measurement_failures += 1,
+            }
+        }
+    }
+
+    /// Sets the user id of this call.
+    pub fn set_user_id(&mut self, user_id: String) {
+        if let Some(pending) = &mut self.pending {
+            pending.details_mut().user_id = Some(user_id);
+        }
+    }
+
+    /// Sets the session id of this call.
+    pub fn set_session_id(&mut self, session_id: String) {
+        if let Some(pending) = &mut self.pending {
+            pending.details_mut().session_id = Some(session_id);
+        }
+    }
+
+    /// Adds one metadata entry; a value that failed to serialize is stored
+    /// as its error message.
+    pub fn add_metadata<E: std::fmt::Display>(
+        &mut self,
+        key: &str,
+        value: Result<serde_json::Value, E>,
+    ) {
+        if let Some(pending) = &mut self.pending {
+            let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+            pending.details_mut().metadata.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Stops the clock: what happens after (measuring the result) is not
+    /// part of the call's duration.
+    #[inline]
+    pub fn stop(&mut self) {
+        let now = self.now();
+        if let Some(pending) = &mut self.pending {
+            pending.end.get_or_insert(now);
+        }
+    }
+
+    /// Records the call's outcome.
+    #[inline]
+    pub fn finish(mut self, outcome: Outcome) {
+        self.record(outcome);
+    }
+
+    /// Records a call that panicked with `payload`; the caller then resumes
+    /// the unwind.
+    pub fn finish_panic(mut self, payload: &(dyn Any + Send)) {
+        self.record(panic_outcome(panic_message(payload)));
+    }
+
+    /// Records the error of a size measurement that panicked.
+    pub fn note_measurement_failure(&mut self) {
+        self.add_input_size(None);
+    }
+
+    fn now(&self) -> Reading {
+        match self.target {
+            Target::Global => with_global(ToolExecutionMonitor::now),
+            Target::Monitor(monitor) => monitor.now(),
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, outcome: Outcome) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let site = self.site;
+        match self.target {
+            Target::Global => with_global(|monitor| {
+                monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
+            }),
+            Target::Monitor(monitor) => {
+                monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
+            }
+        }
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if self.pending.is_some() {
+            self.record(dropped_outcome());
+        }
+    }
+}
+
+/// The error a `#[monitored_tool(timeout = "…")]` function returns when its
+/// deadline expires, converted with `From` into the function's error type.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let error = monitor_core::TimeoutError::new("search", Duration::from_millis(250));
+/// assert_eq!(error.to_string(), "tool `search` timed out after 250ms");
+/// ```
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutError {
+    tool: std::borrow::Cow<'static, str>,
+    after: std::time::Duration,
+}
+
+#[cfg(feature = "tokio")]
+impl TimeoutError {
+    /// The error of `tool` after running for `after`.
+    pub fn new(
+        tool: impl Into<std::borrow::Cow<'static, str>>,
+        after: std::time::Duration,
+    ) -> Self {
+        Self {
+            tool: tool.into(),
+            after,
+        }
+    }
+
+    /// The tool that timed out.
+    #[must_use]
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The deadline that expired.
+    #[must_use]
+    pub fn after(&self) -> std::time::Duration {
+        self.after
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl std::fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tool `{}` timed out after {:?}", self.tool, self.after)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl std::error::Error for TimeoutError {}
+
+#[cfg(feature = "tokio")]
+impl crate::classify::ClassifyError for TimeoutError {
+    fn category(&self) -> ErrorCategory {
+        ErrorCategory::TimeoutError
+    }
+
+    fn status(&self) -> ExecutionStatus {
+        ExecutionStatus::Timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_cut_on_a_char_boundary() {
+        let long = "ü".repeat(1000);
+        let cut = cap_message(long);
+        assert!(cut.len() <= MAX_ERROR_MESSAGE_BYTES && cut.len() >= MAX_ERROR_MESSAGE_BYTES - 1);
+        assert_eq!(cap_message("short".to_owned()), "short");
+    }
+
+    #[test]
+    fn panic_payloads_give_messages() {
+        assert_eq!(panic_message(&"static"), "static");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42), "panic with a non-string payload");
+    }
+}

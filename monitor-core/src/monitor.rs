@@ -1,0 +1,629 @@
+//! `ToolExecutionMonitor`: a value, or the global one.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::clock::{Clock, ClockHandle, Reading, SystemClock};
+use crate::context::ToolExecutionContext;
+use crate::histogram::DurationHistogram;
+use crate::metrics::ToolExecutionMetrics;
+use crate::recent::{Details, Record, Ring, newest};
+use crate::registry::{Callsite, Registry, Tool};
+use crate::shard::Sample;
+use crate::sink::{MetricsSink, SinkNames};
+use crate::stats::ToolPerformanceStats;
+use crate::thread::{ExecutionId, thread_number};
+use crate::trend::hour_of;
+
+pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
+
+/// Error messages are cut to this many bytes (on a char boundary), so one
+/// huge error cannot blow up memory.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
+
+const DEFAULT_HISTORY_CAPACITY: usize = 10_000;
+const DEFAULT_ERROR_CAPACITY: usize = 1_000;
+const DEFAULT_MAX_TOOLS: usize = 10_000;
+const TREND_DAYS: usize = 7;
+const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+/// Keeps a value on its own pair of cache lines, so that neighbours in an
+/// array do not slow each other down.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Collects and analyses tool executions: the reference's
+/// `ToolExecutionMonitor`.
+///
+/// Record through [`#[monitored_tool]`](crate::monitored_tool) or the manual
+/// API ([`create_execution_context`](Self::create_execution_context)); read
+/// through [`tool_stats`](Self::tool_stats),
+/// [`all_tool_stats`](Self::all_tool_stats),
+/// [`recent_executions`](Self::recent_executions),
+/// [`recent_errors`](Self::recent_errors) and
+/// [`duration_histogram`](Self::duration_histogram).
+///
+/// Recording is lock-free on the success path: each thread bumps relaxed
+/// atomics in its own shard of the tool's counters and appends to its own
+/// history ring. Readers copy; they never block a writer for longer than
+/// the copy of one ring.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::ToolExecutionMonitor;
+///
+/// let monitor = ToolExecutionMonitor::builder().history_capacity(100).build();
+/// monitor.create_execution_context("search").finish_success();
+/// assert_eq!(monitor.recent_executions(None, 10).len(), 1);
+/// ```
+pub struct ToolExecutionMonitor {
+    clock: ClockHandle,
+    registry: Registry,
+    /// One history ring per shard; their union holds at least the last
+    /// `history_capacity` records.
+    history: Box<[Padded<Ring>]>,
+    history_capacity: usize,
+    errors: Ring,
+    sink: Option<Arc<dyn MetricsSink>>,
+    sink_failures: AtomicU64,
+    measurement_failures: AtomicU64,
+}
+
+impl fmt::Debug for ToolExecutionMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolExecutionMonitor")
+            .field("clock", &self.clock)
+            .field("tools", &self.registry.all().len())
+            .field("history_capacity", &self.history_capacity)
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ToolExecutionMonitor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures a [`ToolExecutionMonitor`].
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{ManualClock, ToolExecutionMonitor};
+///
+/// let clock = ManualClock::new(chrono::Utc::now());
+/// let monitor = ToolExecutionMonitor::builder()
+///     .history_capacity(1_000)
+///     .error_capacity(100)
+///     .max_tools(50)
+///     .clock(clock.clone())
+///     .build();
+/// # let _ = monitor;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ToolExecutionMonitorBuilder {
+    history_capacity: usize,
+    error_capacity: usize,
+    max_tools: usize,
+    shards: usize,
+    clock: ClockHandle,
+    sink: Option<Arc<dyn MetricsSink>>,
+}
+
+impl Default for ToolExecutionMonitorBuilder {
+    fn default() -> Self {
+        let parallelism = std::thread::available_parallelism().map_or(4, std::num::NonZero::get);
+        Self {
+            history_capacity: DEFAULT_HISTORY_CAPACITY,
+            error_capacity: DEFAULT_ERROR_CAPACITY,
+            max_tools: DEFAULT_MAX_TOOLS,
+            shards: (parallelism * 4).next_power_of_two().min(64),
+            clock: ClockHandle::System(SystemClock::new()),
+            sink: None,
+        }
+    }
+}
+
+impl ToolExecutionMonitorBuilder {
+    /// How many executions the history keeps (default 10 000; 0 keeps none).
+    pub fn history_capacity(mut self, capacity: usize) -> Self {
+        self.history_capacity = capacity;
+        self
+    }
+
+    /// How many failed executions the error list keeps (default 1 000; 0
+    /// keeps none).
+    pub fn error_capacity(mut self, capacity: usize) -> Self {
+        self.error_capacity = capacity;
+        self
+    }
+
+    /// How many distinct tool names get their own statistics (default
+    /// 10 000). Calls to further names are counted under
+    /// [`OVERFLOW_TOOL_NAME`], so memory stays bounded whatever names
+    /// callers send. 0 counts every call under the overflow entry.
+    pub fn max_tools(mut self, max: usize) -> Self {
+        self.max_tools = max;
+        self
+    }
+
+    /// How many shards spread the counters of one tool (rounded up to a
+    /// power of two; default four per CPU, at most 64). Threads beyond this
+    /// share shards: still exact, only slower under contention.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards.clamp(1, 1024);
+        self
+    }
+
+    /// The clock for durations and timestamps (default [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = ClockHandle::Custom(Arc::new(clock));
+        self
+    }
+
+    /// Where every execution is also forwarded (default none).
+    pub fn sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The monitor.
+    #[must_use]
+    pub fn build(self) -> ToolExecutionMonitor {
+        let registry = Registry::new(self.shards, self.max_tools);
+        let shards = self.shards.next_power_of_two();
+        ToolExecutionMonitor {
+            clock: self.clock,
+            registry,
+            history: (0..shards)
+                .map(|_| Padded(Ring::new(self.history_capacity)))
+                .collect(),
+            history_capacity: self.history_capacity,
+            errors: Ring::new(self.error_capacity),
+            sink: self.sink,
+            sink_failures: AtomicU64::new(0),
+            measurement_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One execution, ready to be recorded.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) id: ExecutionId,
+    pub(crate) start: Reading,
+    pub(crate) end: Reading,
+    pub(crate) status: ExecutionStatus,
+    pub(crate) category: Option<ErrorCategory>,
+    pub(crate) input_bytes: u64,
+    pub(crate) output_bytes: u64,
+    pub(crate) memory_mb: Option<f64>,
+    pub(crate) details: Option<Box<Details>>,
+    pub(crate) measurement_failures: u32,
+}
+
+impl ToolExecutionMonitor {
+    /// A monitor with the default settings.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder to configure capacities, clock and sink.
+    pub fn builder() -> ToolExecutionMonitorBuilder {
+        ToolExecutionMonitorBuilder::default()
+    }
+
+    /// Starts recording one execution of `tool_name` by hand: the
+    /// reference's `create_execution_context`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// let mut call = monitor
+    ///     .create_execution_context("fetch")
+    ///     .with_user_id("alice")
+    ///     .with_session_id("s-1");
+    /// call.add_metadata("region", "eu");
+    /// let outcome: Result<(), std::io::Error> =
+    ///     Err(std::io::ErrorKind::ConnectionRefused.into());
+    /// call.finish_result(&outcome);
+    /// let error = &monitor.recent_errors(Some("fetch"), 24)[0];
+    /// assert_eq!(error.error_category, Some(monitor_core::ErrorCategory::NetworkError));
+    /// assert_eq!(error.user_id.as_deref(), Some("alice"));
+    /// ```
+    pub fn create_execution_context(&self, tool_name: &str) -> ToolExecutionContext<'_> {
+        ToolExecutionContext::new(self, self.registry.lookup(tool_name))
+    }
+
+    /// Returns a copy of the statistics recorded for `tool`, or `None` if it
+    /// never ran or was reset since.
+    ///
+    /// **Consistency:** counters are read one at a time, so during
+    /// concurrent calls `total_executions` may include a call whose duration
+    /// is not yet summed. Never blocks writers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// assert!(monitor.tool_stats("add").is_none());
+    /// ```
+    #[must_use]
+    pub fn tool_stats(&self, tool: &str) -> Option<ToolPerformanceStats> {
+        self.stats_of(&*self.registry.get(tool)?)
+    }
+
+    fn stats_of(&self, tool: &Tool) -> Option<ToolPerformanceStats> {
+        let totals = tool.totals();
+        let trend = tool.trend.daily_success_rates(
+            self.clock.now().wall_nanos,
+            TREND_DAYS,
+            (totals.executions(), totals.statuses[0]),
+        );
+        ToolPerformanceStats::from_totals(&tool.name, &totals, trend)
+    }
+
+    /// Statistics of every tool that has executions since its last reset,
+    /// by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// monitor.create_execution_context("a").finish_success();
+    /// monitor.create_execution_context("b").finish_success();
+    /// assert_eq!(monitor.all_tool_stats().keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    #[must_use]
+    pub fn all_tool_stats(&self) -> BTreeMap<String, ToolPerformanceStats> {
+        self.registry
+            .all()
+            .iter()
+            .filter_map(|tool| self.stats_of(tool))
+            .map(|stats| (stats.tool_name.clone(), stats))
+            .collect()
+    }
+
+    /// Failed executions (any status but success) that started within the
+    /// last `hours`, oldest first, from the last `error_capacity` failures.
+    /// `tool` narrows to one tool. `hours = 0` returns nothing that started
+    /// before now; `u32::MAX` returns every kept failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// assert!(monitor.recent_errors(None, 24).is_empty());
+    /// ```
+    #[must_use]
+    pub fn recent_errors(&self, tool: Option<&str>, hours: u32) -> Vec<ToolExecutionMetrics> {
+        let tool = match tool {
+            Some(name) => match self.registry.get(name) {
+                Some(tool) => Some(tool.index),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let cutoff = self
+            .clock
+            .now()
+            .wall_nanos
+            .saturating_sub(i64::from(hours).saturating_mul(NANOS_PER_HOUR));
+        let mut records = Vec::new();
+        self.errors.copy_where(
+            |r| r.start_wall_nanos > cutoff && tool.is_none_or(|t| r.tool == t),
+            &mut records,
+        );
+        self.to_metrics(records, usize::MAX)
+    }
+
+    /// The most recent `limit` executions of the history (which keeps the
+    /// last `history_capacity` executions of all tools), oldest first;
+    /// `tool` narrows to one tool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// for _ in 0..3 {
+    ///     monitor.create_execution_context("ping").finish_success();
+    /// }
+    /// assert_eq!(monitor.recent_executions(Some("ping"), 2).len(), 2);
+    /// assert!(monitor.recent_executions(Some("pong"), 2).is_empty());
+    /// ```
+    #[must_use]
+    pub fn recent_executions(&self, tool: Option<&str>, limit: usize) -> Vec<ToolExecutionMetrics> {
+        let tool = match tool {
+            Some(name) => match self.registry.get(name) {
+                Some(tool) => Some(tool.index),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let mut records = Vec::new();
+        for ring in &self.history {
+            ring.0.copy_where(|_| true, &mut records);
+        }
+        // Each ring keeps its own last `history_capacity`; the history is
+        // the newest `history_capacity` of their union.
+        records.sort_unstable_by_key(Record::order_key);
+        let oldest_kept = records.len().saturating_sub(self.history_capacity);
+        records.drain(..oldest_kept);
+        records.retain(|r| tool.is_none_or(|t| r.tool == t));
+        self.to_metrics(records, limit)
+    }
+
+    fn to_metrics(&self, records: Vec<Record>, limit: usize) -> Vec<ToolExecutionMetrics> {
+        let names = self.registry.names();
+        newest(records, limit, |index| {
+            names
+                .get(index as usize)
+                .map_or_else(String::new, ToString::to_string)
+        })
+    }
+
+    /// Executions of `tool` by duration, in the reference's buckets plus an
+    /// overflow bucket; all zero for a tool that never ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// monitor.create_execution_context("quick").finish_success();
+    /// assert_eq!(monitor.duration_histogram("quick").counts()[0], 1);
+    /// ```
+    #[must_use]
+    pub fn duration_histogram(&self, tool: &str) -> DurationHistogram {
+        self.registry
+            .get(tool)
+            .map(|tool| DurationHistogram::from_counts(tool.totals().buckets))
+            .unwrap_or_default()
+    }
+
+    /// Clears the statistics of `tool` (its counters, histogram and trend),
+    /// or with `None` of every tool together with the history and the error
+    /// list, as the reference's `reset_stats`. An unknown tool is a no-op.
+    ///
+    /// Calls that finish while a reset runs are each either cleared or kept
+    /// whole per counter; no counter is ever torn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// monitor.create_execution_context("a").finish_success();
+    /// monitor.reset_stats(Some("a"));
+    /// assert!(monitor.tool_stats("a").is_none());
+    /// ```
+    pub fn reset_stats(&self, tool: Option<&str>) {
+        if let Some(name) = tool {
+            if let Some(tool) = self.registry.get(name) {
+                tool.reset();
+            }
+        } else {
+            self.registry.all().iter().for_each(|tool| tool.reset());
+            for ring in &self.history {
+                ring.0.retain(|_| false);
+            }
+            self.errors.retain(|_| false);
+        }
+    }
+
+    /// How many times the sink panicked (each panic was caught).
+    #[must_use]
+    pub fn sink_failures(&self) -> u64 {
+        self.sink_failures.load(Ordering::Relaxed)
+    }
+
+    /// How many argument or result sizes could not be measured because
+    /// their `Debug` panicked (each such size was recorded as 0).
+    #[must_use]
+    pub fn measurement_failures(&self) -> u64 {
+        self.measurement_failures.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> Reading {
+        self.clock.now()
+    }
+
+    /// Records one execution of a call site's tool.
+    #[inline]
+    pub(crate) fn record_site(&self, site: &Callsite, finished: Finished) {
+        let tool = self.registry.for_site(site);
+        self.record(&tool, finished);
+    }
+
+    /// Records one execution: the hot path.
+    pub(crate) fn record(&self, tool: &Tool, finished: Finished) {
+        let thread = thread_number();
+        let nanos = finished
+            .end
+            .mono_nanos
+            .saturating_sub(finished.start.mono_nanos);
+        let sample = Sample {
+            status: finished.status,
+            category: finished.category,
+            nanos,
+            input_bytes: finished.input_bytes,
+            output_bytes: finished.output_bytes,
+            end_wall_nanos: finished.end.wall_nanos,
+        };
+        tool.trend
+            .before_record(hour_of(finished.start.wall_nanos), || tool.outcome_counts());
+        tool.shard(thread).record(&sample);
+        if finished.measurement_failures > 0 {
+            // Relaxed: an independent counter.
+            self.measurement_failures
+                .fetch_add(u64::from(finished.measurement_failures), Ordering::Relaxed);
+        }
+        let record = Record {
+            tool: tool.index,
+            id: finished.id,
+            start_wall_nanos: finished.start.wall_nanos,
+            end_wall_nanos: finished.end.wall_nanos,
+            end_mono_nanos: finished.end.mono_nanos,
+            duration_nanos: nanos,
+            status: finished.status,
+            category: finished.category,
+            input_bytes: finished.input_bytes,
+            output_bytes: finished.output_bytes,
+            memory_mb: finished.memory_mb,
+            details: finished.details,
+        };
+        if record.status != ExecutionStatus::Success {
+            self.errors.push(record.clone());
+        }
+        let ring = thread as usize & (self.history.len() - 1);
+        self.history[ring].0.push(record);
+        if let Some(sink) = &self.sink {
+            self.forward(sink.as_ref(), tool, &sample);
+        }
+    }
+
+    #[cold]
+    fn forward(&self, sink: &dyn MetricsSink, tool: &Tool, sample: &Sample) {
+        let names = tool.sink_names.get_or_init(|| SinkNames::new(&tool.name));
+        let sent = catch_unwind(AssertUnwindSafe(|| {
+            sink.increment_counter(&names.total);
+            if sample.status == ExecutionStatus::Success {
+                sink.increment_counter(&names.success);
+            } else {
+                sink.increment_counter(&names.failure);
+            }
+            #[allow(clippy::cast_precision_loss)] // metric values are f64
+            {
+                sink.record_timer(&names.duration, sample.nanos as f64 / 1e6);
+                sink.set_gauge(&names.input_size, sample.input_bytes as f64);
+                sink.set_gauge(&names.output_size, sample.output_bytes as f64);
+            }
+        }));
+        if sent.is_err() {
+            // Relaxed: an independent counter.
+            self.sink_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Anything that leads to a [`ToolExecutionMonitor`]: the monitor itself,
+/// `&ToolExecutionMonitor`, `Arc<ToolExecutionMonitor>`, a `static`
+/// `LazyLock<ToolExecutionMonitor>`, or any other pointer that derefs to
+/// one. Used by `#[monitored_tool(monitor = …)]`.
+pub trait AsMonitor {
+    /// The monitor.
+    fn as_monitor(&self) -> &ToolExecutionMonitor;
+}
+
+impl AsMonitor for ToolExecutionMonitor {
+    fn as_monitor(&self) -> &ToolExecutionMonitor {
+        self
+    }
+}
+
+impl<T> AsMonitor for T
+where
+    T: std::ops::Deref,
+    T::Target: AsMonitor,
+{
+    fn as_monitor(&self) -> &ToolExecutionMonitor {
+        (**self).as_monitor()
+    }
+}
+
+/// The global monitor, and a generation bumped each time it is replaced.
+static GLOBAL: RwLock<Option<Arc<ToolExecutionMonitor>>> = RwLock::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's copy of the global monitor, with its generation, so a
+    /// call reads one atomic instead of taking the global lock.
+    static CACHED: RefCell<Option<(u64, Arc<ToolExecutionMonitor>)>> = const { RefCell::new(None) };
+}
+
+/// The process-wide monitor that `#[monitored_tool]` records into by
+/// default; created with default settings on first use.
+///
+/// # Examples
+///
+/// ```
+/// let monitor = monitor_core::global_monitor();
+/// assert!(std::sync::Arc::ptr_eq(&monitor, &monitor_core::global_monitor()));
+/// ```
+#[must_use]
+pub fn global_monitor() -> Arc<ToolExecutionMonitor> {
+    if let Some(monitor) = GLOBAL
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        return Arc::clone(monitor);
+    }
+    let mut global = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(global.get_or_insert_with(|| Arc::new(ToolExecutionMonitor::new())))
+}
+
+/// Replaces the global monitor; calls that finish after this returns are
+/// recorded in `monitor`.
+///
+/// A call in flight while the monitor is replaced is recorded in the new
+/// monitor, with its duration measured by the new monitor's clock.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// let mine = Arc::new(monitor_core::ToolExecutionMonitor::new());
+/// monitor_core::set_global_monitor(mine.clone());
+/// assert!(Arc::ptr_eq(&mine, &monitor_core::global_monitor()));
+/// ```
+pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
+    let mut global = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
+    *global = Some(monitor);
+    // Release: a thread that sees the new generation then reads the new
+    // monitor under the lock.
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Runs `f` with the global monitor, from this thread's cache when it is
+/// current. The cached `Arc` is borrowed, not cloned: a clone would bump a
+/// reference count that every thread shares.
+#[inline]
+pub(crate) fn with_global<R>(f: impl FnOnce(&ToolExecutionMonitor) -> R) -> R {
+    // Acquire: pairs with the Release in `set_global_monitor`.
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let ran = CACHED.try_with(|cell| {
+        let f = f.take()?;
+        if let Ok(slot) = cell.try_borrow() {
+            if let Some((seen, monitor)) = slot.as_ref() {
+                if *seen == generation {
+                    return Some(f(monitor));
+                }
+            }
+        }
+        let monitor = global_monitor();
+        // Fails only when `f` re-entered us from a sink; then skip caching.
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = Some((generation, Arc::clone(&monitor)));
+        }
+        Some(f(&monitor))
+    });
+    match (ran, f) {
+        (Ok(Some(result)), _) => result,
+        // The thread-local is gone (thread exit): no cache.
+        (_, Some(f)) => f(&global_monitor()),
+        (_, None) => unreachable!("the closure returns Some whenever it takes `f`"),
+    }
+}

@@ -1,0 +1,178 @@
+//! One shard of one tool's counters.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::histogram::{DURATION_BUCKET_COUNT, LatencyHistogram, LatencySnapshot, duration_bucket};
+
+/// The counters one thread (or a few threads sharing a shard) bumps for one
+/// tool. Aligned to two cache lines so two shards never share one.
+///
+/// All fields use relaxed atomics: each counter is exact, but a snapshot is
+/// not one atomic view across fields.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct Shard {
+    statuses: [AtomicU64; ExecutionStatus::ALL.len()],
+    categories: [AtomicU64; ErrorCategory::ALL.len()],
+    total_nanos: AtomicU64,
+    min_nanos: AtomicU64,
+    max_nanos: AtomicU64,
+    input_bytes: AtomicU64,
+    output_bytes: AtomicU64,
+    last_wall_nanos: AtomicI64,
+    buckets: [AtomicU64; DURATION_BUCKET_COUNT],
+    latency: LatencyHistogram,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self {
+            statuses: Default::default(),
+            categories: Default::default(),
+            total_nanos: AtomicU64::new(0),
+            min_nanos: AtomicU64::new(u64::MAX),
+            max_nanos: AtomicU64::new(0),
+            input_bytes: AtomicU64::new(0),
+            output_bytes: AtomicU64::new(0),
+            last_wall_nanos: AtomicI64::new(i64::MIN),
+            buckets: Default::default(),
+            latency: LatencyHistogram::default(),
+        }
+    }
+}
+
+/// What one finished execution adds to the counters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub(crate) status: ExecutionStatus,
+    pub(crate) category: Option<ErrorCategory>,
+    pub(crate) nanos: u64,
+    pub(crate) input_bytes: u64,
+    pub(crate) output_bytes: u64,
+    pub(crate) end_wall_nanos: i64,
+}
+
+// Relaxed throughout: every field is an independent counter and readers
+// accept that a snapshot taken during calls is not one atomic view.
+impl Shard {
+    #[inline]
+    pub(crate) fn record(&self, sample: &Sample) {
+        self.statuses[sample.status.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(category) = sample.category {
+            self.categories[category.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        self.total_nanos.fetch_add(sample.nanos, Ordering::Relaxed);
+        // A load first: after warm-up the extremes rarely change, and a plain
+        // load is much cheaper than the compare-exchange loop of fetch_min.
+        if sample.nanos < self.min_nanos.load(Ordering::Relaxed) {
+            self.min_nanos.fetch_min(sample.nanos, Ordering::Relaxed);
+        }
+        if sample.nanos > self.max_nanos.load(Ordering::Relaxed) {
+            self.max_nanos.fetch_max(sample.nanos, Ordering::Relaxed);
+        }
+        if sample.input_bytes != 0 {
+            self.input_bytes
+                .fetch_add(sample.input_bytes, Ordering::Relaxed);
+        }
+        if sample.output_bytes != 0 {
+            self.output_bytes
+                .fetch_add(sample.output_bytes, Ordering::Relaxed);
+        }
+        if sample.end_wall_nanos > self.last_wall_nanos.load(Ordering::Relaxed) {
+            self.last_wall_nanos
+                .store(sample.end_wall_nanos, Ordering::Relaxed);
+        }
+        self.buckets[duration_bucket(sample.nanos)].fetch_add(1, Ordering::Relaxed);
+        self.latency.record(sample.nanos);
+    }
+
+    /// (executions, successes) so far.
+    pub(crate) fn outcome_counts(&self) -> (u64, u64) {
+        let total = self
+            .statuses
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum();
+        (total, self.statuses[0].load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn add_to(&self, totals: &mut Totals) {
+        for (sum, n) in totals.statuses.iter_mut().zip(&self.statuses) {
+            *sum += n.load(Ordering::Relaxed);
+        }
+        for (sum, n) in totals.categories.iter_mut().zip(&self.categories) {
+            *sum += n.load(Ordering::Relaxed);
+        }
+        totals.total_nanos += self.total_nanos.load(Ordering::Relaxed);
+        totals.min_nanos = totals.min_nanos.min(self.min_nanos.load(Ordering::Relaxed));
+        totals.max_nanos = totals.max_nanos.max(self.max_nanos.load(Ordering::Relaxed));
+        totals.input_bytes += self.input_bytes.load(Ordering::Relaxed);
+        totals.output_bytes += self.output_bytes.load(Ordering::Relaxed);
+        totals.last_wall_nanos = totals
+            .last_wall_nanos
+            .max(self.last_wall_nanos.load(Ordering::Relaxed));
+        for (sum, n) in totals.buckets.iter_mut().zip(&self.buckets) {
+            *sum += n.load(Ordering::Relaxed);
+        }
+        self.latency.add_to(&mut totals.latency);
+    }
+
+    /// Zeroes every counter. Calls recorded concurrently land either before
+    /// (and are cleared) or after (and are kept), counter by counter.
+    pub(crate) fn reset(&self) {
+        for n in self
+            .statuses
+            .iter()
+            .chain(&self.categories)
+            .chain(&self.buckets)
+        {
+            n.store(0, Ordering::Relaxed);
+        }
+        self.total_nanos.store(0, Ordering::Relaxed);
+        self.min_nanos.store(u64::MAX, Ordering::Relaxed);
+        self.max_nanos.store(0, Ordering::Relaxed);
+        self.input_bytes.store(0, Ordering::Relaxed);
+        self.output_bytes.store(0, Ordering::Relaxed);
+        self.last_wall_nanos.store(i64::MIN, Ordering::Relaxed);
+        self.latency.reset();
+    }
+}
+
+/// The sum of all shards of one tool.
+#[derive(Debug)]
+pub(crate) struct Totals {
+    pub(crate) statuses: [u64; ExecutionStatus::ALL.len()],
+    pub(crate) categories: [u64; ErrorCategory::ALL.len()],
+    pub(crate) total_nanos: u64,
+    pub(crate) min_nanos: u64,
+    pub(crate) max_nanos: u64,
+    pub(crate) input_bytes: u64,
+    pub(crate) output_bytes: u64,
+    pub(crate) last_wall_nanos: i64,
+    pub(crate) buckets: [u64; DURATION_BUCKET_COUNT],
+    pub(crate) latency: LatencySnapshot,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self {
+            statuses: [0; ExecutionStatus::ALL.len()],
+            categories: [0; ErrorCategory::ALL.len()],
+            total_nanos: 0,
+            min_nanos: u64::MAX,
+            max_nanos: 0,
+            input_bytes: 0,
+            output_bytes: 0,
+            last_wall_nanos: i64::MIN,
+            buckets: [0; DURATION_BUCKET_COUNT],
+            latency: LatencySnapshot::default(),
+        }
+    }
+}
+
+impl Totals {
+    pub(crate) fn executions(&self) -> u64 {
+        self.statuses.iter().sum()
+    }
+}
