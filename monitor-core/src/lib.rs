@@ -33,8 +33,14 @@ mod clock;
 mod context;
 mod guard;
 mod histogram;
+#[cfg(feature = "http")]
+mod http;
 mod metrics;
+#[cfg(feature = "metrics")]
+mod metrics_bridge;
 mod monitor;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 mod recent;
 mod registry;
 mod shard;
@@ -50,12 +56,16 @@ pub use classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ToolExecutionContext;
 pub use histogram::{DURATION_BUCKET_COUNT, DURATION_BUCKETS_MS, DurationHistogram};
+#[cfg(feature = "http")]
+pub use http::{DEFAULT_HTTP_ADDR, HttpConfig, MetricsServer};
 pub use metrics::ToolExecutionMetrics;
+#[cfg(feature = "metrics")]
+pub use metrics_bridge::MetricsBridge;
 pub use monitor::{
     MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME, ToolExecutionMonitor,
     ToolExecutionMonitorBuilder, global_monitor, set_global_monitor,
 };
-pub use sink::MetricsSink;
+pub use sink::{ExecutionEvent, MetricsSink};
 pub use stats::ToolPerformanceStats;
 
 #[cfg(feature = "tokio")]

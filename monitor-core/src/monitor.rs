@@ -15,7 +15,7 @@ use crate::metrics::ToolExecutionMetrics;
 use crate::recent::{Details, Record, Ring, newest};
 use crate::registry::{Callsite, Registry, Tool};
 use crate::shard::Sample;
-use crate::sink::{MetricsSink, SinkNames};
+use crate::sink::{ExecutionEvent, MetricsSink};
 use crate::stats::ToolPerformanceStats;
 use crate::thread::{ExecutionId, thread_number};
 use crate::trend::hour_of;
@@ -434,6 +434,11 @@ impl ToolExecutionMonitor {
         self.measurement_failures.load(Ordering::Relaxed)
     }
 
+    /// Every tool registered so far, in registration order.
+    pub(crate) fn registered_tools(&self) -> Vec<Arc<Tool>> {
+        self.registry.all()
+    }
+
     #[inline]
     pub(crate) fn now(&self) -> Reading {
         self.clock.now()
@@ -493,24 +498,17 @@ impl ToolExecutionMonitor {
         }
     }
 
-    #[cold]
+    #[inline(never)]
     fn forward(&self, sink: &dyn MetricsSink, tool: &Tool, sample: &Sample) {
-        let names = tool.sink_names.get_or_init(|| SinkNames::new(&tool.name));
-        let sent = catch_unwind(AssertUnwindSafe(|| {
-            sink.increment_counter(&names.total);
-            if sample.status == ExecutionStatus::Success {
-                sink.increment_counter(&names.success);
-            } else {
-                sink.increment_counter(&names.failure);
-            }
-            #[allow(clippy::cast_precision_loss)] // metric values are f64
-            {
-                sink.record_timer(&names.duration, sample.nanos as f64 / 1e6);
-                sink.set_gauge(&names.input_size, sample.input_bytes as f64);
-                sink.set_gauge(&names.output_size, sample.output_bytes as f64);
-            }
-        }));
-        if sent.is_err() {
+        let event = ExecutionEvent {
+            tool,
+            status: sample.status,
+            category: sample.category,
+            duration: std::time::Duration::from_nanos(sample.nanos),
+            input_bytes: sample.input_bytes,
+            output_bytes: sample.output_bytes,
+        };
+        if catch_unwind(AssertUnwindSafe(|| sink.record_execution(&event))).is_err() {
             // Relaxed: an independent counter.
             self.sink_failures.fetch_add(1, Ordering::Relaxed);
         }

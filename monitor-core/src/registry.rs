@@ -1,6 +1,7 @@
 //! Tool name -> per-tool state, read-mostly; and the per-call-site cache
 //! that lets `#[monitored_tool]` skip the name lookup on every call.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,6 +26,8 @@ pub(crate) struct Tool {
     shards: Box<[OnceLock<Box<Shard>>]>,
     pub(crate) trend: Trend,
     pub(crate) sink_names: OnceLock<SinkNames>,
+    /// What the monitor's sink keeps for this tool (metric handles).
+    pub(crate) sink_state: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl Tool {
@@ -35,6 +38,7 @@ impl Tool {
             shards: (0..shard_count).map(|_| OnceLock::new()).collect(),
             trend: Trend::default(),
             sink_names: OnceLock::new(),
+            sink_state: OnceLock::new(),
         }
     }
 

@@ -1,7 +1,12 @@
 //! Forwarding each execution to an external metrics system, with the
 //! reference's metric names.
 
+use std::any::Any;
 use std::fmt;
+use std::time::Duration;
+
+use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::registry::Tool;
 
 /// An external metrics system that receives every execution, as the
 /// reference's `monitoring_system.metrics_collector`.
@@ -47,14 +52,95 @@ use std::fmt;
 /// );
 /// ```
 pub trait MetricsSink: Send + Sync + fmt::Debug {
-    /// Adds one to the counter `name`.
-    fn increment_counter(&self, name: &str);
+    /// Adds one to the counter `name`. Does nothing unless implemented.
+    fn increment_counter(&self, name: &str) {
+        let _ = name;
+    }
 
-    /// Records one duration, in milliseconds, under `name`.
-    fn record_timer(&self, name: &str, duration_ms: f64);
+    /// Records one duration, in milliseconds, under `name`. Does nothing
+    /// unless implemented.
+    fn record_timer(&self, name: &str, duration_ms: f64) {
+        let _ = (name, duration_ms);
+    }
 
-    /// Sets the gauge `name` to `value`.
-    fn set_gauge(&self, name: &str, value: f64);
+    /// Sets the gauge `name` to `value`. Does nothing unless implemented.
+    fn set_gauge(&self, name: &str, value: f64) {
+        let _ = (name, value);
+    }
+
+    /// Receives one execution. The default makes the reference's calls
+    /// above with the reference's names; a sink that wants labels instead
+    /// of names (such as the `metrics` bridge) overrides this and keeps its
+    /// per-tool handles in [`ExecutionEvent::tool_state`].
+    fn record_execution(&self, execution: &ExecutionEvent<'_>) {
+        let names = execution
+            .tool
+            .sink_names
+            .get_or_init(|| SinkNames::new(&execution.tool.name));
+        self.increment_counter(&names.total);
+        if execution.status == ExecutionStatus::Success {
+            self.increment_counter(&names.success);
+        } else {
+            self.increment_counter(&names.failure);
+        }
+        #[allow(clippy::cast_precision_loss)] // metric values are f64
+        {
+            self.record_timer(&names.duration, execution.duration.as_nanos() as f64 / 1e6);
+            self.set_gauge(&names.input_size, execution.input_bytes as f64);
+            self.set_gauge(&names.output_size, execution.output_bytes as f64);
+        }
+    }
+}
+
+/// One finished execution, as a [`MetricsSink`] receives it. Holds sizes
+/// and outcome only, never argument content.
+pub struct ExecutionEvent<'a> {
+    pub(crate) tool: &'a Tool,
+    /// How the execution ended.
+    pub status: ExecutionStatus,
+    /// The error category of a failed execution.
+    pub category: Option<ErrorCategory>,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Size of its arguments in bytes.
+    pub input_bytes: u64,
+    /// Size of its result in bytes (0 for a failure).
+    pub output_bytes: u64,
+}
+
+impl fmt::Debug for ExecutionEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecutionEvent")
+            .field("tool", &self.tool_name())
+            .field("status", &self.status)
+            .field("category", &self.category)
+            .field("duration", &self.duration)
+            .field("input_bytes", &self.input_bytes)
+            .field("output_bytes", &self.output_bytes)
+            .finish()
+    }
+}
+
+impl ExecutionEvent<'_> {
+    /// The tool's name.
+    #[must_use]
+    pub fn tool_name(&self) -> &str {
+        &self.tool.name
+    }
+
+    /// A value the sink keeps per tool, built by `init` from the tool's
+    /// name on the tool's first execution: the place for metric handles,
+    /// so that forwarding an execution needs no key building or hashing.
+    ///
+    /// `None` if this tool's slot already holds a value of another type
+    /// (one monitor has one sink, so this only happens if a sink asks for
+    /// two types).
+    pub fn tool_state<T: Any + Send + Sync>(&self, init: impl FnOnce(&str) -> T) -> Option<&T> {
+        self.tool
+            .sink_state
+            .get_or_init(|| Box::new(init(&self.tool.name)))
+            .downcast_ref()
+    }
 }
 
 /// The reference's metric names for one tool, built once.

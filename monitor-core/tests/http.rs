@@ -1,0 +1,142 @@
+//! The HTTP endpoint over real loopback sockets: routes, errors, auth,
+//! bounds and graceful shutdown.
+#![allow(clippy::unwrap_used)] // tests: a panic is a failure
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use monitor_core::{
+    ErrorCategory, ExecutionStatus, HttpConfig, MetricsServer, ToolExecutionMonitor,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends raw bytes, returns (status code, body).
+async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n");
+    raw(addr, request.as_bytes()).await
+}
+
+fn monitor() -> Arc<ToolExecutionMonitor> {
+    let monitor = Arc::new(ToolExecutionMonitor::new());
+    monitor.create_execution_context("search").finish_success();
+    monitor
+        .create_execution_context("get user")
+        .finish_classified(
+            ExecutionStatus::Error,
+            ErrorCategory::UserInput,
+            "no such user",
+        );
+    monitor
+}
+
+async fn serve(config: HttpConfig) -> MetricsServer {
+    let config = config.with_addr("127.0.0.1:0".parse().unwrap());
+    MetricsServer::bind(monitor(), config).await.unwrap()
+}
+
+#[tokio::test]
+async fn routes_answer_with_the_monitor_contents() {
+    let server = serve(HttpConfig::default()).await;
+    let addr = server.local_addr();
+    assert!(addr.ip().is_loopback());
+
+    let (status, body) = get(addr, "/metrics", "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tool_executions_total{tool=\"search\",status=\"success\"} 1"));
+
+    let (status, body) = get(addr, "/stats", "").await;
+    assert_eq!(status, 200);
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(all["search"]["total_executions"], 1);
+    assert_eq!(all["get user"]["failed_executions"], 1);
+
+    let (status, body) = get(addr, "/stats/get%20user", "").await;
+    assert_eq!(status, 200);
+    let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["tool_name"], "get user");
+
+    assert_eq!(get(addr, "/stats/nope", "").await.0, 404);
+    assert_eq!(get(addr, "/nope", "").await.0, 404);
+    assert_eq!(get(addr, "/stats/%zz", "").await.0, 400);
+
+    let (status, body) = get(addr, "/errors?hours=1", "").await;
+    assert_eq!(status, 200);
+    let errors: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(errors.as_array().unwrap().len(), 1);
+    assert_eq!(errors[0]["error_message"], "no such user");
+    let (_, body) = get(addr, "/errors?hours=1&tool=search", "").await;
+    assert_eq!(body, "[]");
+    assert_eq!(get(addr, "/errors?hours=soon", "").await.0, 400);
+    assert_eq!(get(addr, "/errors?hours=4294967296", "").await.0, 400);
+
+    assert_eq!(get(addr, "/healthz", "").await, (200, "ok\n".to_owned()));
+    server.shutdown().await;
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_4xx_and_the_server_lives_on() {
+    let server = serve(HttpConfig::default()).await;
+    let addr = server.local_addr();
+    let (status, _) = raw(
+        addr,
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 405);
+    let (status, _) = get(addr, "/metrics", "Content-Length: 999999999\r\n").await;
+    assert_eq!(status, 413);
+    let (status, _) = raw(addr, b"this is not http\r\n\r\n").await;
+    assert_eq!(status, 400);
+    let huge = format!(
+        "GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let (status, _) = raw(addr, huge.as_bytes()).await;
+    assert!(status == 431 || status == 400 || status == 0, "{status}");
+    assert_eq!(get(addr, "/healthz", "").await.0, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bearer_token_guards_all_but_health() {
+    let server = serve(HttpConfig::default().bearer_token("s3cret")).await;
+    let addr = server.local_addr();
+    assert_eq!(get(addr, "/metrics", "").await.0, 401);
+    assert_eq!(
+        get(addr, "/stats", "Authorization: Bearer wrong!\r\n")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        get(addr, "/stats", "Authorization: Bearer s3cret\r\n")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(get(addr, "/healthz", "").await.0, 200);
+    server.shutdown().await;
+}
