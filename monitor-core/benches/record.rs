@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use monitor_core::ToolExecutionMonitor;
 use monitor_core::__private::{Callsite, Outcome};
+use monitor_core::ToolExecutionMonitor;
 
 fn work(limit: u32) -> Vec<u32> {
     (0..limit).collect()

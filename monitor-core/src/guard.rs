@@ -5,8 +5,10 @@ use std::any::Any;
 use std::thread;
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
-use crate::clock::Reading;
-use crate::monitor::{Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, with_global};
+use crate::clock::{Reading, process_clock};
+use crate::monitor::{
+    Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_start, with_global,
+};
 use crate::recent::Details;
 use crate::registry::Callsite;
 use crate::thread::{ExecutionId, next_execution_id};
@@ -153,6 +155,9 @@ enum Target<'m> {
 pub struct CallGuard<'m> {
     site: &'static Callsite,
     target: Target<'m>,
+    /// The target monitor reads the process's system clock, so the end time
+    /// can be read without resolving the global monitor again.
+    system_clock: bool,
     pending: Option<Pending>,
 }
 
@@ -160,10 +165,11 @@ impl Callsite {
     /// Starts timing a call recorded in the global monitor.
     #[inline]
     pub fn start(&'static self) -> CallGuard<'static> {
-        let start = with_global(ToolExecutionMonitor::now);
+        let (start, system_clock) = global_start();
         CallGuard {
             site: self,
             target: Target::Global,
+            system_clock,
             pending: Some(Pending::new(start)),
         }
     }
@@ -174,6 +180,7 @@ impl Callsite {
         CallGuard {
             site: self,
             target: Target::Monitor(monitor),
+            system_clock: monitor.uses_system_clock(),
             pending: Some(Pending::new(monitor.now())),
         }
     }
@@ -245,8 +252,10 @@ impl CallGuard<'_> {
         self.add_input_size(None);
     }
 
+    #[inline]
     fn now(&self) -> Reading {
         match self.target {
+            _ if self.system_clock => process_clock().now(),
             Target::Global => with_global(ToolExecutionMonitor::now),
             Target::Monitor(monitor) => monitor.now(),
         }

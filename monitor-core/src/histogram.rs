@@ -9,6 +9,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::shard::{Writer, add};
+
 /// Upper bounds of the reference's duration buckets, in milliseconds.
 pub const DURATION_BUCKETS_MS: [u64; 9] = [1, 5, 10, 50, 100, 500, 1000, 5000, 10000];
 
@@ -189,12 +191,11 @@ fn bounds(chunk: usize, slot: usize) -> (u64, u64) {
 
 impl LatencyHistogram {
     #[inline]
-    pub(crate) fn record(&self, nanos: u64) {
+    pub(crate) fn record(&self, nanos: u64, writer: Writer) {
         let (chunk, slot) = locate(nanos);
         let buckets =
             self.chunks[chunk].get_or_init(|| Box::new([const { AtomicU64::new(0) }; SUB]));
-        // Relaxed: an independent counter; readers tolerate a torn snapshot.
-        buckets[slot].fetch_add(1, Ordering::Relaxed);
+        add(&buckets[slot], 1, writer);
     }
 
     /// Adds this histogram's counts into `into`, one slot per bucket.
@@ -295,7 +296,7 @@ mod tests {
     fn quantiles_follow_the_reference_rank() {
         let histogram = LatencyHistogram::default();
         for v in 1..=100u64 {
-            histogram.record(v * 1_000_000);
+            histogram.record(v * 1_000_000, Writer::Shared);
         }
         let mut snapshot = LatencySnapshot::default();
         histogram.add_to(&mut snapshot);

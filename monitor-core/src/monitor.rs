@@ -4,20 +4,20 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
-use crate::clock::{Clock, ClockHandle, Reading, SystemClock};
+use crate::clock::{Clock, ClockHandle, Reading, process_clock};
 use crate::context::ToolExecutionContext;
 use crate::histogram::DurationHistogram;
 use crate::metrics::ToolExecutionMetrics;
-use crate::recent::{Details, Record, Ring, newest};
+use crate::recent::{Details, History, Record, Ring, newest};
 use crate::registry::{Callsite, Registry, Tool};
 use crate::shard::Sample;
 use crate::sink::{ExecutionEvent, MetricsSink};
 use crate::stats::ToolPerformanceStats;
-use crate::thread::{ExecutionId, thread_number};
+use crate::thread::{self, ExecutionId};
 use crate::trend::hour_of;
 
 pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
@@ -31,12 +31,6 @@ const DEFAULT_ERROR_CAPACITY: usize = 1_000;
 const DEFAULT_MAX_TOOLS: usize = 10_000;
 const TREND_DAYS: usize = 7;
 const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
-
-/// Keeps a value on its own pair of cache lines, so that neighbours in an
-/// array do not slow each other down.
-#[derive(Debug)]
-#[repr(align(128))]
-struct Padded<T>(T);
 
 /// Collects and analyses tool executions: the reference's
 /// `ToolExecutionMonitor`.
@@ -66,9 +60,9 @@ struct Padded<T>(T);
 pub struct ToolExecutionMonitor {
     clock: ClockHandle,
     registry: Registry,
-    /// One history ring per shard; their union holds at least the last
-    /// `history_capacity` records.
-    history: Box<[Padded<Ring>]>,
+    /// One history ring per thread slot plus a shared one; their union
+    /// holds at least the last `history_capacity` records.
+    history: History,
     history_capacity: usize,
     errors: Ring,
     sink: Option<Arc<dyn MetricsSink>>,
@@ -127,8 +121,8 @@ impl Default for ToolExecutionMonitorBuilder {
             history_capacity: DEFAULT_HISTORY_CAPACITY,
             error_capacity: DEFAULT_ERROR_CAPACITY,
             max_tools: DEFAULT_MAX_TOOLS,
-            shards: (parallelism * 4).next_power_of_two().min(64),
-            clock: ClockHandle::System(SystemClock::new()),
+            shards: (parallelism * 4).min(64),
+            clock: ClockHandle::System,
             sink: None,
         }
     }
@@ -157,11 +151,13 @@ impl ToolExecutionMonitorBuilder {
         self
     }
 
-    /// How many shards spread the counters of one tool (rounded up to a
-    /// power of two; default four per CPU, at most 64). Threads beyond this
-    /// share shards: still exact, only slower under contention.
+    /// How many threads get a shard of their own for each tool (default
+    /// four per CPU, at most 64; at most 1024). A thread with its own shard
+    /// records with plain stores; the threads beyond this number share one
+    /// more shard and record with atomic read-modify-writes: still exact,
+    /// only slower under contention. Shards are allocated on first use.
     pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards.clamp(1, 1024);
+        self.shards = shards.min(1024);
         self
     }
 
@@ -180,14 +176,10 @@ impl ToolExecutionMonitorBuilder {
     /// The monitor.
     #[must_use]
     pub fn build(self) -> ToolExecutionMonitor {
-        let registry = Registry::new(self.shards, self.max_tools);
-        let shards = self.shards.next_power_of_two();
         ToolExecutionMonitor {
             clock: self.clock,
-            registry,
-            history: (0..shards)
-                .map(|_| Padded(Ring::new(self.history_capacity)))
-                .collect(),
+            registry: Registry::new(self.shards, self.max_tools),
+            history: History::new(self.shards, self.history_capacity),
             history_capacity: self.history_capacity,
             errors: Ring::new(self.error_capacity),
             sink: self.sink,
@@ -352,15 +344,7 @@ impl ToolExecutionMonitor {
             },
             None => None,
         };
-        let mut records = Vec::new();
-        for ring in &self.history {
-            ring.0.copy_where(|_| true, &mut records);
-        }
-        // Each ring keeps its own last `history_capacity`; the history is
-        // the newest `history_capacity` of their union.
-        records.sort_unstable_by_key(Record::order_key);
-        let oldest_kept = records.len().saturating_sub(self.history_capacity);
-        records.drain(..oldest_kept);
+        let mut records = self.history.newest();
         records.retain(|r| tool.is_none_or(|t| r.tool == t));
         self.to_metrics(records, limit)
     }
@@ -414,9 +398,7 @@ impl ToolExecutionMonitor {
             }
         } else {
             self.registry.all().iter().for_each(|tool| tool.reset());
-            for ring in &self.history {
-                ring.0.retain(|_| false);
-            }
+            self.history.clear();
             self.errors.retain(|_| false);
         }
     }
@@ -444,6 +426,12 @@ impl ToolExecutionMonitor {
         self.clock.now()
     }
 
+    /// Whether this monitor reads the process's system clock.
+    #[inline]
+    pub(crate) fn uses_system_clock(&self) -> bool {
+        matches!(self.clock, ClockHandle::System)
+    }
+
     /// Records one execution of a call site's tool.
     #[inline]
     pub(crate) fn record_site(&self, site: &Callsite, finished: Finished) {
@@ -453,7 +441,7 @@ impl ToolExecutionMonitor {
 
     /// Records one execution: the hot path.
     pub(crate) fn record(&self, tool: &Tool, finished: Finished) {
-        let thread = thread_number();
+        let slot = thread::slot();
         let nanos = finished
             .end
             .mono_nanos
@@ -468,7 +456,8 @@ impl ToolExecutionMonitor {
         };
         tool.trend
             .before_record(hour_of(finished.start.wall_nanos), || tool.outcome_counts());
-        tool.shard(thread).record(&sample);
+        let (shard, writer) = tool.shard(slot);
+        shard.record(&sample, writer);
         if finished.measurement_failures > 0 {
             // Relaxed: an independent counter.
             self.measurement_failures
@@ -491,8 +480,7 @@ impl ToolExecutionMonitor {
         if record.status != ExecutionStatus::Success {
             self.errors.push(record.clone());
         }
-        let ring = thread as usize & (self.history.len() - 1);
-        self.history[ring].0.push(record);
+        self.history.push(slot, record);
         if let Some(sink) = &self.sink {
             self.forward(sink.as_ref(), tool, &sample);
         }
@@ -543,6 +531,10 @@ where
 /// The global monitor, and a generation bumped each time it is replaced.
 static GLOBAL: RwLock<Option<Arc<ToolExecutionMonitor>>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
+/// Whether the global monitor reads the process's system clock (the
+/// default monitor does), so a call can read its start time without
+/// resolving the global monitor.
+static GLOBAL_USES_SYSTEM_CLOCK: AtomicBool = AtomicBool::new(true);
 
 thread_local! {
     /// This thread's copy of the global monitor, with its generation, so a
@@ -588,10 +580,25 @@ pub fn global_monitor() -> Arc<ToolExecutionMonitor> {
 /// ```
 pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
     let mut global = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
+    // Relaxed: ordered by the generation's Release below.
+    GLOBAL_USES_SYSTEM_CLOCK.store(monitor.uses_system_clock(), Ordering::Relaxed);
     *global = Some(monitor);
     // Release: a thread that sees the new generation then reads the new
     // monitor under the lock.
     GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// The start time of a call recorded in the global monitor, and whether
+/// that monitor reads the system clock.
+#[inline]
+pub(crate) fn global_start() -> (Reading, bool) {
+    // Relaxed: a call racing with `set_global_monitor` may take its start
+    // from the previous monitor's clock, as documented there.
+    if GLOBAL_USES_SYSTEM_CLOCK.load(Ordering::Relaxed) {
+        (process_clock().now(), true)
+    } else {
+        with_global(|m| (m.now(), m.uses_system_clock()))
+    }
 }
 
 /// Runs `f` with the global monitor, from this thread's cache when it is

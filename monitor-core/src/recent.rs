@@ -1,7 +1,8 @@
 //! Bounded rings of compact records: the execution history and recent errors.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::wall_from_nanos;
@@ -111,6 +112,285 @@ impl Ring {
     pub(crate) fn retain(&self, keep: impl Fn(&Record) -> bool) {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         records.retain(|r| keep(r));
+    }
+}
+
+/// A ring written by one thread only (the holder of a slot), read by any:
+/// a sequence lock per entry instead of a mutex, so that appending costs
+/// plain stores.
+///
+/// Each entry's fields are atomics. The writer makes the entry's sequence
+/// odd, writes the fields, then makes it even; a reader that sees the same
+/// even sequence before and after reading the fields has a consistent copy,
+/// and retries otherwise. Details (ids, metadata, messages) sit behind a
+/// per-entry mutex that only records with details touch.
+#[derive(Debug)]
+pub(crate) struct OwnedRing {
+    capacity: usize,
+    /// Records ever appended; only the owner writes it.
+    appended: AtomicU64,
+    /// Records appended before this count were cleared: readers skip them.
+    hidden_below: AtomicU64,
+    entries: OnceLock<Box<[Entry]>>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    sequence: AtomicU64,
+    /// Which append this is (0-based).
+    index: AtomicU64,
+    /// tool index (32 bits) | status (8) | category + 1, 0 for none (8) | has details (1)
+    meta: AtomicU64,
+    thread: AtomicU32,
+    id_sequence: AtomicU64,
+    start_wall_nanos: AtomicI64,
+    end_wall_nanos: AtomicI64,
+    end_mono_nanos: AtomicU64,
+    duration_nanos: AtomicU64,
+    input_bytes: AtomicU64,
+    output_bytes: AtomicU64,
+    /// `f64` bits; `NO_MEMORY` for none.
+    memory_mb: AtomicU64,
+    details: Mutex<Option<Box<Details>>>,
+}
+
+const NO_MEMORY: u64 = u64::MAX;
+const HAS_DETAILS: u64 = 1 << 48;
+/// How often a reader retries an entry that keeps changing under it before
+/// skipping it (it is being overwritten by newer records).
+const READ_RETRIES: usize = 8;
+
+fn pack_meta(record: &Record) -> u64 {
+    let category = record.category.map_or(0, |c| c.index() as u64 + 1);
+    u64::from(record.tool)
+        | (record.status.index() as u64) << 32
+        | category << 40
+        | if record.details.is_some() {
+            HAS_DETAILS
+        } else {
+            0
+        }
+}
+
+fn unpack_meta(meta: u64) -> (u32, ExecutionStatus, Option<ErrorCategory>, bool) {
+    #[allow(clippy::cast_possible_truncation)] // masked fields
+    let (tool, status, category) = (
+        meta as u32,
+        ((meta >> 32) & 0xff) as usize,
+        ((meta >> 40) & 0xff) as usize,
+    );
+    (
+        tool,
+        ExecutionStatus::ALL
+            .get(status)
+            .copied()
+            .unwrap_or(ExecutionStatus::Error),
+        category
+            .checked_sub(1)
+            .and_then(|c| ErrorCategory::ALL.get(c).copied()),
+        meta & HAS_DETAILS != 0,
+    )
+}
+
+impl OwnedRing {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            appended: AtomicU64::new(0),
+            hidden_below: AtomicU64::new(0),
+            entries: OnceLock::new(),
+        }
+    }
+
+    /// Appends `record`. Only the thread holding this ring's slot may call
+    /// it.
+    #[inline]
+    pub(crate) fn push_as_owner(&self, mut record: Record) {
+        if self.capacity == 0 {
+            return;
+        }
+        let entries = self
+            .entries
+            .get_or_init(|| (0..self.capacity).map(|_| Entry::default()).collect());
+        // Relaxed: only the owner writes `appended`.
+        let appended = self.appended.load(Ordering::Relaxed);
+        let entry = &entries[usize::try_from(appended % self.capacity as u64).unwrap_or(0)];
+        let sequence = entry.sequence.load(Ordering::Relaxed);
+        entry.sequence.store(sequence + 1, Ordering::Relaxed);
+        // Release: readers that see any field below also see the odd sequence.
+        fence(Ordering::Release);
+        let old_meta = entry.meta.load(Ordering::Relaxed);
+        entry.index.store(appended, Ordering::Relaxed);
+        entry.meta.store(pack_meta(&record), Ordering::Relaxed);
+        entry.thread.store(record.id.thread, Ordering::Relaxed);
+        entry
+            .id_sequence
+            .store(record.id.sequence, Ordering::Relaxed);
+        entry
+            .start_wall_nanos
+            .store(record.start_wall_nanos, Ordering::Relaxed);
+        entry
+            .end_wall_nanos
+            .store(record.end_wall_nanos, Ordering::Relaxed);
+        entry
+            .end_mono_nanos
+            .store(record.end_mono_nanos, Ordering::Relaxed);
+        entry
+            .duration_nanos
+            .store(record.duration_nanos, Ordering::Relaxed);
+        entry
+            .input_bytes
+            .store(record.input_bytes, Ordering::Relaxed);
+        entry
+            .output_bytes
+            .store(record.output_bytes, Ordering::Relaxed);
+        entry.memory_mb.store(
+            record.memory_mb.map_or(NO_MEMORY, f64::to_bits),
+            Ordering::Relaxed,
+        );
+        if record.details.is_some() || old_meta & HAS_DETAILS != 0 {
+            *entry.details.lock().unwrap_or_else(PoisonError::into_inner) = record.details.take();
+        }
+        // Release: a reader that sees the even sequence sees every field.
+        entry.sequence.store(sequence + 2, Ordering::Release);
+        self.appended.store(appended + 1, Ordering::Release);
+    }
+
+    /// Copies the records that match `keep`.
+    pub(crate) fn copy_where(&self, keep: impl Fn(&Record) -> bool, into: &mut Vec<Record>) {
+        let Some(entries) = self.entries.get() else {
+            return;
+        };
+        // Acquire: pairs with the Release store of `appended`.
+        let appended = self.appended.load(Ordering::Acquire);
+        // Acquire: pairs with the Release in `clear`.
+        let hidden_below = self.hidden_below.load(Ordering::Acquire);
+        let count = usize::try_from(appended.min(self.capacity as u64)).unwrap_or(0);
+        for entry in entries.iter().take(count) {
+            if let Some((index, record)) = entry.read() {
+                if index >= hidden_below && keep(&record) {
+                    into.push(record);
+                }
+            }
+        }
+    }
+}
+
+impl Entry {
+    /// A consistent copy of the entry and its append index, or `None` if it
+    /// kept changing under the reader.
+    fn read(&self) -> Option<(u64, Record)> {
+        for _ in 0..READ_RETRIES {
+            // Acquire: pairs with the Release store of an even sequence.
+            let before = self.sequence.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let index = self.index.load(Ordering::Relaxed);
+            let (tool, status, category, has_details) =
+                unpack_meta(self.meta.load(Ordering::Relaxed));
+            let memory = self.memory_mb.load(Ordering::Relaxed);
+            let record = Record {
+                tool,
+                id: ExecutionId {
+                    thread: self.thread.load(Ordering::Relaxed),
+                    sequence: self.id_sequence.load(Ordering::Relaxed),
+                },
+                start_wall_nanos: self.start_wall_nanos.load(Ordering::Relaxed),
+                end_wall_nanos: self.end_wall_nanos.load(Ordering::Relaxed),
+                end_mono_nanos: self.end_mono_nanos.load(Ordering::Relaxed),
+                duration_nanos: self.duration_nanos.load(Ordering::Relaxed),
+                status,
+                category,
+                input_bytes: self.input_bytes.load(Ordering::Relaxed),
+                output_bytes: self.output_bytes.load(Ordering::Relaxed),
+                memory_mb: (memory != NO_MEMORY).then(|| f64::from_bits(memory)),
+                details: if has_details {
+                    self.details
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone()
+                } else {
+                    None
+                },
+            };
+            // Acquire: the field loads above happen before the re-check.
+            fence(Ordering::Acquire);
+            if self.sequence.load(Ordering::Relaxed) == before {
+                return Some((index, record));
+            }
+        }
+        None
+    }
+}
+
+/// Every record a monitor keeps in its history: one owned ring per slot,
+/// one shared ring for threads without a slot.
+#[derive(Debug)]
+pub(crate) struct History {
+    owned: Box<[Padded<OwnedRing>]>,
+    shared: Ring,
+    capacity: usize,
+}
+
+/// Keeps a value on its own pair of cache lines, so that neighbours in an
+/// array do not slow each other down.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl History {
+    pub(crate) fn new(owned: usize, capacity: usize) -> Self {
+        Self {
+            owned: (0..owned)
+                .map(|_| Padded(OwnedRing::new(capacity)))
+                .collect(),
+            shared: Ring::new(capacity),
+            capacity,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&self, slot: u32, record: Record) {
+        match usize::try_from(slot).ok().and_then(|i| self.owned.get(i)) {
+            Some(ring) => ring.0.push_as_owner(record),
+            None => self.shared.push(record),
+        }
+    }
+
+    /// The newest `capacity` records of all rings, in finishing order.
+    pub(crate) fn newest(&self) -> Vec<Record> {
+        let mut records = Vec::new();
+        for ring in &self.owned {
+            ring.0.copy_where(|_| true, &mut records);
+        }
+        self.shared.copy_where(|_| true, &mut records);
+        // Each ring keeps its own last `capacity`; the history is the
+        // newest `capacity` of their union.
+        records.sort_unstable_by_key(Record::order_key);
+        let oldest_kept = records.len().saturating_sub(self.capacity);
+        records.drain(..oldest_kept);
+        records
+    }
+
+    /// Forgets every record.
+    pub(crate) fn clear(&self) {
+        for ring in &self.owned {
+            ring.0.clear();
+        }
+        self.shared.retain(|_| false);
+    }
+}
+
+impl OwnedRing {
+    /// Makes every entry read as absent, without writing any (the owner
+    /// alone writes): entries appended before now are skipped by readers.
+    fn clear(&self) {
+        // Acquire/Release: a reader that sees the new mark skips every
+        // record appended before the clear.
+        self.hidden_below
+            .store(self.appended.load(Ordering::Acquire), Ordering::Release);
     }
 }
 

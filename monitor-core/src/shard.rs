@@ -5,14 +5,45 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::histogram::{DURATION_BUCKET_COUNT, LatencyHistogram, LatencySnapshot, duration_bucket};
 
-/// The counters one thread (or a few threads sharing a shard) bumps for one
-/// tool. Aligned to two cache lines so two shards never share one.
+/// Who writes to a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    /// The one thread that owns this shard: plain loads and stores, no
+    /// locked instructions. `epoch` is the tool's current reset epoch.
+    Owner { epoch: u64 },
+    /// Any thread without a shard of its own: atomic read-modify-writes.
+    Shared,
+}
+
+/// Adds `value` to `counter`: a load and a store for the owner (nobody else
+/// writes it), a `fetch_add` otherwise.
+#[inline]
+pub(crate) fn add(counter: &AtomicU64, value: u64, writer: Writer) {
+    // Relaxed: an independent counter; readers tolerate a torn snapshot.
+    match writer {
+        Writer::Owner { .. } => counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(value),
+            Ordering::Relaxed,
+        ),
+        Writer::Shared => {
+            counter.fetch_add(value, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The counters of one tool that one thread (or, for the shared shard, any
+/// thread without a shard of its own) bumps. Aligned to two cache lines so
+/// two shards never share one.
 ///
 /// All fields use relaxed atomics: each counter is exact, but a snapshot is
 /// not one atomic view across fields.
 #[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct Shard {
+    /// The tool's reset epoch these counters belong to. An owned shard is
+    /// cleared by its owner when it sees a newer epoch; readers skip an
+    /// owned shard of an older epoch.
+    epoch: AtomicU64,
     statuses: [AtomicU64; ExecutionStatus::ALL.len()],
     categories: [AtomicU64; ErrorCategory::ALL.len()],
     total_nanos: AtomicU64,
@@ -28,6 +59,7 @@ pub(crate) struct Shard {
 impl Default for Shard {
     fn default() -> Self {
         Self {
+            epoch: AtomicU64::new(0),
             statuses: Default::default(),
             categories: Default::default(),
             total_nanos: AtomicU64::new(0),
@@ -57,12 +89,17 @@ pub(crate) struct Sample {
 // accept that a snapshot taken during calls is not one atomic view.
 impl Shard {
     #[inline]
-    pub(crate) fn record(&self, sample: &Sample) {
-        self.statuses[sample.status.index()].fetch_add(1, Ordering::Relaxed);
-        if let Some(category) = sample.category {
-            self.categories[category.index()].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn record(&self, sample: &Sample, writer: Writer) {
+        if let Writer::Owner { epoch } = writer {
+            if self.epoch.load(Ordering::Relaxed) != epoch {
+                self.start_epoch(epoch);
+            }
         }
-        self.total_nanos.fetch_add(sample.nanos, Ordering::Relaxed);
+        add(&self.statuses[sample.status.index()], 1, writer);
+        if let Some(category) = sample.category {
+            add(&self.categories[category.index()], 1, writer);
+        }
+        add(&self.total_nanos, sample.nanos, writer);
         // A load first: after warm-up the extremes rarely change, and a plain
         // load is much cheaper than the compare-exchange loop of fetch_min.
         if sample.nanos < self.min_nanos.load(Ordering::Relaxed) {
@@ -72,19 +109,32 @@ impl Shard {
             self.max_nanos.fetch_max(sample.nanos, Ordering::Relaxed);
         }
         if sample.input_bytes != 0 {
-            self.input_bytes
-                .fetch_add(sample.input_bytes, Ordering::Relaxed);
+            add(&self.input_bytes, sample.input_bytes, writer);
         }
         if sample.output_bytes != 0 {
-            self.output_bytes
-                .fetch_add(sample.output_bytes, Ordering::Relaxed);
+            add(&self.output_bytes, sample.output_bytes, writer);
         }
         if sample.end_wall_nanos > self.last_wall_nanos.load(Ordering::Relaxed) {
             self.last_wall_nanos
                 .store(sample.end_wall_nanos, Ordering::Relaxed);
         }
-        self.buckets[duration_bucket(sample.nanos)].fetch_add(1, Ordering::Relaxed);
-        self.latency.record(sample.nanos);
+        add(&self.buckets[duration_bucket(sample.nanos)], 1, writer);
+        self.latency.record(sample.nanos, writer);
+    }
+
+    /// The owner clears the counters of an older epoch, then publishes the
+    /// new epoch.
+    #[cold]
+    fn start_epoch(&self, epoch: u64) {
+        self.clear();
+        // Release: a reader that sees this epoch sees the cleared counters.
+        self.epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Whether an owned shard's counters belong to `epoch`.
+    pub(crate) fn in_epoch(&self, epoch: u64) -> bool {
+        // Acquire: pairs with the Release in `start_epoch`.
+        self.epoch.load(Ordering::Acquire) == epoch
     }
 
     /// (executions, successes) so far.
@@ -118,9 +168,10 @@ impl Shard {
         self.latency.add_to(&mut totals.latency);
     }
 
-    /// Zeroes every counter. Calls recorded concurrently land either before
-    /// (and are cleared) or after (and are kept), counter by counter.
-    pub(crate) fn reset(&self) {
+    /// Zeroes every counter of the shared shard (owned shards are cleared by
+    /// their owners). Calls recorded concurrently land either before (and
+    /// are cleared) or after (and are kept), counter by counter.
+    pub(crate) fn clear(&self) {
         for n in self
             .statuses
             .iter()

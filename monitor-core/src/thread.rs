@@ -1,42 +1,79 @@
-//! Per-thread state: a process-unique thread number, which picks the shard a
-//! thread writes to, and the sequence that makes execution ids unique.
+//! Per-thread state: a process-unique thread number for execution ids, a
+//! per-thread sequence, and a *slot*: a small number that no other live
+//! thread holds, which gives the thread sole ownership of one shard of
+//! every tool's counters and of one history ring.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// Numbers handed to threads in the order they first record.
 static NEXT_THREAD: AtomicU32 = AtomicU32::new(0);
+/// Slots never handed out yet start here; freed ones are reused first.
+static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
+static FREE_SLOTS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-thread_local! {
-    static THREAD: Cell<Option<u32>> = const { Cell::new(None) };
-    static SEQUENCE: Cell<u64> = const { Cell::new(0) };
+/// A slot number that marks "no slot of its own": such a thread writes to
+/// the shared shard with atomic read-modify-writes.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+struct ThreadState {
+    number: u32,
+    slot: u32,
+    sequence: Cell<u64>,
 }
 
-/// This thread's number: unique in the process, dense from 0, never reused.
+impl ThreadState {
+    fn new() -> Self {
+        let slot = FREE_SLOTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            // Relaxed: only uniqueness matters; the free list's mutex orders
+            // a reused slot after its previous owner's last write.
+            .unwrap_or_else(|| NEXT_SLOT.fetch_add(1, Ordering::Relaxed));
+        Self {
+            // Relaxed: only uniqueness matters.
+            number: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
+            slot,
+            sequence: Cell::new(0),
+        }
+    }
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        // The thread is ending: nothing it writes through this slot comes
+        // after this point, so the next owner may write plainly.
+        FREE_SLOTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.slot);
+    }
+}
+
+thread_local! {
+    static STATE: ThreadState = ThreadState::new();
+}
+
+/// This thread's slot, or [`NO_SLOT`] while its thread-locals are being
+/// destroyed.
 #[inline]
-pub(crate) fn thread_number() -> u32 {
-    THREAD
-        .try_with(|cell| {
-            cell.get().unwrap_or_else(|| {
-                // Relaxed: only uniqueness matters, not order.
-                let number = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-                cell.set(Some(number));
-                number
-            })
-        })
-        // During thread-local destruction: a fresh number is still unique.
-        .unwrap_or_else(|_| NEXT_THREAD.fetch_add(1, Ordering::Relaxed))
+pub(crate) fn slot() -> u32 {
+    STATE.try_with(|s| s.slot).unwrap_or(NO_SLOT)
 }
 
 /// A process-unique execution id: (thread number, per-thread sequence).
 #[inline]
 pub(crate) fn next_execution_id() -> ExecutionId {
-    let thread = thread_number();
-    SEQUENCE
-        .try_with(|cell| {
-            let sequence = cell.get().wrapping_add(1);
-            cell.set(sequence);
-            ExecutionId { thread, sequence }
+    STATE
+        .try_with(|s| {
+            let sequence = s.sequence.get().wrapping_add(1);
+            s.sequence.set(sequence);
+            ExecutionId {
+                thread: s.number,
+                sequence,
+            }
         })
         // During thread-local destruction: a fresh thread number with
         // sequence 0 is unique as well.
@@ -72,5 +109,26 @@ mod tests {
         let unique: std::collections::HashSet<_> =
             ids.iter().map(|id| (id.thread, id.sequence)).collect();
         assert_eq!(unique.len(), 4000);
+    }
+
+    #[test]
+    fn live_threads_never_share_a_slot() {
+        let barrier = std::sync::Barrier::new(8);
+        let slots: Vec<u32> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mine = slot();
+                        // All eight are alive at once here.
+                        barrier.wait();
+                        mine
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let unique: std::collections::HashSet<_> = slots.iter().collect();
+        assert_eq!(unique.len(), 8, "{slots:?}");
+        assert!(!slots.contains(&NO_SLOT));
     }
 }

@@ -342,3 +342,47 @@ fn a_week_of_calls_fills_the_trend_oldest_first() {
     assert_eq!(trend[6], 0.0);
     assert_eq!(clock.monotonic_nanos(), 7 * 24 * 3_600_000_000_000);
 }
+
+#[test]
+fn threads_without_a_shard_of_their_own_count_and_reset_alike() {
+    // shards(0): every thread writes the shared shard and the shared ring.
+    for shards in [0, 1, 64] {
+        let monitor = ToolExecutionMonitor::builder()
+            .shards(shards)
+            .history_capacity(50)
+            .build();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        monitor.create_execution_context("t").finish_success();
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            monitor.tool_stats("t").unwrap().total_executions,
+            4000,
+            "{shards}"
+        );
+        assert_eq!(monitor.recent_executions(None, 100).len(), 50, "{shards}");
+        monitor.reset_stats(Some("t"));
+        assert!(monitor.tool_stats("t").is_none(), "{shards}");
+        // Owners clear their shards lazily, on their next call.
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| monitor.create_execution_context("t").finish_success());
+            }
+        });
+        monitor.create_execution_context("t").finish_success();
+        assert_eq!(
+            monitor.tool_stats("t").unwrap().total_executions,
+            3,
+            "{shards}"
+        );
+        monitor.reset_stats(None);
+        assert!(monitor.recent_executions(None, 100).is_empty(), "{shards}");
+        monitor.create_execution_context("t").finish_success();
+        assert_eq!(monitor.recent_executions(None, 100).len(), 1, "{shards}");
+    }
+}
