@@ -417,6 +417,7 @@ impl ToolExecutionMonitor {
     }
 
     /// Every tool registered so far, in registration order.
+    #[cfg(feature = "prometheus")]
     pub(crate) fn registered_tools(&self) -> Vec<Arc<Tool>> {
         self.registry.all()
     }
