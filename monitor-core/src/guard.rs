@@ -30,6 +30,9 @@ pub enum Outcome {
         /// The error's message (cut to 1 KiB when recorded).
         message: String,
     },
+    /// Dropped after it started and before it finished: status
+    /// `cancelled`, no error category (it is not the tool's error).
+    Cancelled,
 }
 
 /// The per-call fields both the macro's guard and the manual context fill.
@@ -75,6 +78,10 @@ impl Pending {
                 self.details_mut().error_message = Some(cap_message(message));
                 (status, Some(category), 0)
             }
+            Outcome::Cancelled => {
+                self.details_mut().error_message = Some(CANCELLED_MESSAGE.to_owned());
+                (ExecutionStatus::Cancelled, None, 0)
+            }
         };
         Finished {
             id: self.id,
@@ -90,6 +97,9 @@ impl Pending {
         }
     }
 }
+
+/// The message of a cancelled execution.
+const CANCELLED_MESSAGE: &str = "cancelled: dropped before it finished";
 
 /// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
 pub(crate) fn cap_message(mut message: String) -> String {
@@ -128,11 +138,7 @@ pub(crate) fn dropped_outcome() -> Outcome {
     if thread::panicking() {
         panic_outcome("panicked".to_owned())
     } else {
-        Outcome::Failure {
-            status: ExecutionStatus::Cancelled,
-            category: ErrorCategory::UnknownError,
-            message: "cancelled: dropped before it finished".to_owned(),
-        }
+        Outcome::Cancelled
     }
 }
 

@@ -358,6 +358,33 @@ impl ToolExecutionMonitor {
         })
     }
 
+    /// The duration in milliseconds below which a fraction `q` of the
+    /// executions of `tool` fall (`q = 0.5` for the median), computed as
+    /// `p95`/`p99` are: the value at sorted index `floor(n·q)`, within 1%.
+    /// `None` for a tool without executions or a `q` outside `0.0..=1.0`
+    /// (NaN included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// monitor.create_execution_context("echo").finish_success();
+    /// assert!(monitor.duration_quantile("echo", 0.5).is_some());
+    /// assert!(monitor.duration_quantile("echo", 1.5).is_none());
+    /// assert!(monitor.duration_quantile("never", 0.5).is_none());
+    /// ```
+    #[must_use]
+    pub fn duration_quantile(&self, tool: &str, q: f64) -> Option<f64> {
+        if !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let totals = self.registry.get(tool)?.totals();
+        let (min, max) = (totals.min_nanos.min(totals.max_nanos), totals.max_nanos);
+        let nanos = totals.latency.quantile(q, min, max)?;
+        #[allow(clippy::cast_precision_loss)] // nanoseconds to fractional ms
+        Some(nanos as f64 / 1e6)
+    }
+
     /// Executions of `tool` by duration, in the reference's buckets plus an
     /// overflow bucket; all zero for a tool that never ran.
     ///
