@@ -105,7 +105,7 @@ fn memory_stops_growing_with_calls_and_unique_session_ids() {
     run(0, 10_000);
     let after_10k = live_bytes();
     run(10_000, 10_000_000);
-    let after_10m = live_bytes();
+    let after_ten_million = live_bytes();
     assert_eq!(
         after_10m, after_10k,
         "live bytes after 10k and after 10M calls"
