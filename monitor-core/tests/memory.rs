@@ -107,7 +107,7 @@ fn memory_stops_growing_with_calls_and_unique_session_ids() {
     run(10_000, 10_000_000);
     let after_ten_million = live_bytes();
     assert_eq!(
-        after_10m, after_10k,
+        after_ten_million, after_10k,
         "live bytes after 10k and after 10M calls"
     );
     assert_eq!(
