@@ -6,6 +6,13 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Poll;
 
+pub use crate::dispatch::{
+    Classify, ClassifyOutcome, DebugArgument, DebugOutput, ErrorMessage, IdValue, Message,
+    MetadataValue, MonitorTarget, NotAnError, Split, SplitResult, id_string, input_len,
+    metadata_value, monitor_of, output_len, success,
+};
+#[cfg(feature = "tokio")]
+pub use crate::dispatch::{TimeoutResult, timed_out, timeout_outcome};
 pub use crate::guard::{CallGuard, Outcome};
 pub use crate::monitor::AsMonitor;
 pub use crate::registry::Callsite;
@@ -40,6 +47,28 @@ pub fn debug_len<T: fmt::Debug + ?Sized>(value: &T) -> Option<u64> {
     }))
     .ok()
     .flatten()
+}
+
+/// Runs a sync tool's body, catching a panic so that the guard can record
+/// its message; the caller resumes the unwind with [`resume_unwind`].
+///
+/// The `FnOnce` bound makes the body's closure `FnOnce`, so a body that
+/// returns a reference reborrowed from a captured `&mut` compiles as it does
+/// in a plain function.
+///
+/// # Errors
+///
+/// The panic payload, if `body` panicked.
+#[inline]
+pub fn catch_unwind_call<R>(body: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
+    catch_unwind(AssertUnwindSafe(body))
+}
+
+/// Continues the unwind of a panic caught by [`catch_unwind_call`] or
+/// [`catch_unwind_future`], with its payload unchanged.
+#[inline]
+pub fn resume_unwind(payload: Box<dyn std::any::Any + Send>) -> ! {
+    std::panic::resume_unwind(payload)
 }
 
 /// Runs `future`, catching a panic in any of its polls so that the guard can

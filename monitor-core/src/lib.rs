@@ -28,9 +28,12 @@
 //! assert_eq!(monitor.recent_executions(None, 10)[0].status, ExecutionStatus::Success);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod classify;
 mod clock;
 mod context;
+mod dispatch;
 mod guard;
 mod histogram;
 #[cfg(feature = "http")]
@@ -74,3 +77,8 @@ pub use guard::TimeoutError;
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use monitor_macros::monitored_tool;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,73 @@
+//! The code `#[monitored_tool]` generates allocates nothing on the success
+//! path, sync or async, once the tool's state exists (after warm-up).
+
+use std::alloc::System;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll, Waker};
+
+use monitor_core::{ManualClock, ToolExecutionMonitor, monitored_tool};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+/// Counts the allocations of the whole test binary (the workspace forbids
+/// `unsafe`, so the counting allocator comes from `stats_alloc`).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// A clock that never moves: every call lasts 0 ns, so the latency
+/// histogram never needs a new chunk.
+static MONITOR: LazyLock<ToolExecutionMonitor> = LazyLock::new(|| {
+    ToolExecutionMonitor::builder()
+        .clock(ManualClock::new(chrono::DateTime::UNIX_EPOCH))
+        .history_capacity(64)
+        .build()
+});
+
+#[monitored_tool(monitor = MONITOR)]
+fn search(query: &str, limit: usize) -> Result<Vec<u32>, std::io::Error> {
+    let _ = (query, limit);
+    Ok(Vec::new())
+}
+
+#[monitored_tool(monitor = MONITOR)]
+async fn fetch(id: u64, (a, b): (u8, u8)) -> Option<u64> {
+    Some(id + u64::from(a) + u64::from(b))
+}
+
+fn poll_once<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the tool should finish in one poll"),
+    }
+}
+
+#[test]
+fn successful_calls_allocate_nothing_after_warm_up() {
+    // Warm-up: the first calls register the tool and allocate this thread's
+    // shard and history ring, once.
+    for _ in 0..200 {
+        assert!(search("rust", 3).is_ok());
+        assert_eq!(poll_once(fetch(1, (2, 3))), Some(6));
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..1_000 {
+        assert!(search("rust", 3).is_ok());
+        assert_eq!(poll_once(fetch(1, (2, 3))), Some(6));
+    }
+    let change = region.change();
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (0, 0),
+        "{change:?}"
+    );
+    assert_eq!(
+        MONITOR.tool_stats("search").unwrap().total_executions,
+        1_200
+    );
+    assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
+}

@@ -1,0 +1,64 @@
+//! Helpers shared by the behaviour tests of `#[monitored_tool]`.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::fmt::Debug;
+
+use monitor_core::{ToolExecutionMetrics, ToolExecutionMonitor};
+
+/// The byte length of `format!("{value:?}")`: what the macro must record.
+pub(crate) fn debug_len<T: Debug + ?Sized>(value: &T) -> u64 {
+    format!("{value:?}").len() as u64
+}
+
+/// Every record of `tool` in `monitor`, oldest first.
+pub(crate) fn records(monitor: &ToolExecutionMonitor, tool: &str) -> Vec<ToolExecutionMetrics> {
+    monitor.recent_executions(Some(tool), usize::MAX)
+}
+
+/// The only record of `tool`; fails unless exactly one was recorded.
+pub(crate) fn only(monitor: &ToolExecutionMonitor, tool: &str) -> ToolExecutionMetrics {
+    let mut all = records(monitor, tool);
+    assert_eq!(all.len(), 1, "records of {tool}: {all:#?}");
+    all.remove(0)
+}
+
+/// The newest record of `tool`.
+pub(crate) fn last(monitor: &ToolExecutionMonitor, tool: &str) -> ToolExecutionMetrics {
+    records(monitor, tool)
+        .pop()
+        .unwrap_or_else(|| panic!("no record of {tool}"))
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "<non-string payload>".to_owned()
+    }
+}
+
+/// Defines each function twice: `monitored::f` with the attribute and
+/// `plain::f` without, so a test can check that both behave the same.
+#[allow(unused_macros)] // not every test file has twins
+macro_rules! twins {
+    ($(#[monitored_tool $($args:tt)*] $item:item)*) => {
+        mod monitored {
+            #[allow(unused_imports)] // not every twin needs everything
+            use super::*;
+            $(#[::monitor_core::monitored_tool $($args)*] $item)*
+        }
+        // Not every test compares every twin.
+        #[allow(dead_code)]
+        mod plain {
+            #[allow(unused_imports)] // not every twin needs everything
+            use super::*;
+            $($item)*
+        }
+    };
+}

@@ -1,0 +1,6 @@
+use monitor_core::monitored_tool;
+
+#[monitored_tool(timeout = "5s")]
+async fn ping() {}
+
+fn main() {}
