@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure
 
 use std::alloc::System;
-use std::sync::Mutex;
 
 use monitor_core::__private::{Callsite, Outcome};
 use monitor_core::{ManualClock, ToolExecutionMonitor, set_global_monitor};
@@ -32,14 +31,17 @@ fn still_monitor() -> monitor_core::ToolExecutionMonitorBuilder {
     ToolExecutionMonitor::builder().clock(ManualClock::new(chrono::DateTime::UNIX_EPOCH))
 }
 
-/// The tests in this file measure the whole process: run them one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
+/// The counters are process-wide, so the proofs run one after another in a
+/// single test: with one test in the binary, nothing else (not even the
+/// test harness reporting another test) allocates while one measures.
 #[test]
+fn memory_proofs() {
+    a_successful_call_allocates_nothing_after_warm_up();
+    memory_stops_growing_with_calls_and_unique_session_ids();
+    a_million_distinct_tool_names_stay_bounded();
+}
+
 fn a_successful_call_allocates_nothing_after_warm_up() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     static SITE: Callsite = Callsite::new("no-alloc");
     static GLOBAL_SITE: Callsite = Callsite::new("no-alloc-global");
     let monitor = still_monitor().history_capacity(1000).build();
@@ -77,11 +79,7 @@ fn a_successful_call_allocates_nothing_after_warm_up() {
     );
 }
 
-#[test]
 fn memory_stops_growing_with_calls_and_unique_session_ids() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let monitor = still_monitor()
         .history_capacity(1000)
         .error_capacity(100)
@@ -116,11 +114,7 @@ fn memory_stops_growing_with_calls_and_unique_session_ids() {
     );
 }
 
-#[test]
 fn a_million_distinct_tool_names_stay_bounded() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let monitor = still_monitor()
         .max_tools(1000)
         .history_capacity(100)
