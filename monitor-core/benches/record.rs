@@ -9,6 +9,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use monitor_core::__private::{Callsite, Outcome};
 use monitor_core::ToolExecutionMonitor;
 
+static NANOS: AtomicU64 = AtomicU64::new(0);
+static SITE: Callsite = Callsite::new("bench");
+static GLOBAL_SITE: Callsite = Callsite::new("bench-global");
+
 fn work(limit: u32) -> Vec<u32> {
     (0..limit).collect()
 }
@@ -17,7 +21,6 @@ fn record(c: &mut Criterion) {
     let mut group = c.benchmark_group("record");
     group.bench_function("bare", |b| b.iter(|| black_box(work(black_box(10)))));
 
-    static NANOS: AtomicU64 = AtomicU64::new(0);
     group.bench_function("clock-only", |b| {
         b.iter(|| {
             let start = Instant::now();
@@ -28,7 +31,6 @@ fn record(c: &mut Criterion) {
         });
     });
 
-    static SITE: Callsite = Callsite::new("bench");
     let monitor = ToolExecutionMonitor::new();
     group.bench_function("callsite", |b| {
         b.iter(|| {
@@ -40,7 +42,6 @@ fn record(c: &mut Criterion) {
         });
     });
 
-    static GLOBAL_SITE: Callsite = Callsite::new("bench-global");
     group.bench_function("callsite-global", |b| {
         b.iter(|| {
             let mut guard = GLOBAL_SITE.start();
