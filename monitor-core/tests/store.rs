@@ -145,9 +145,15 @@ fn dropped_contexts_record_once_as_cancelled_or_panicked() {
     drop(monitor.create_execution_context("dropped"));
     let record = &monitor.recent_executions(Some("dropped"), 10)[0];
     assert_eq!(record.status, ExecutionStatus::Cancelled);
-    assert_eq!(record.error_category, None, "a cancellation is not the tool's error");
+    assert_eq!(
+        record.error_category, None,
+        "a cancellation is not the tool's error"
+    );
     let stats = monitor.tool_stats("dropped").unwrap();
-    assert_eq!((stats.failed_executions, stats.error_distribution.len()), (1, 0));
+    assert_eq!(
+        (stats.failed_executions, stats.error_distribution.len()),
+        (1, 0)
+    );
 
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _call = monitor.create_execution_context("panics");
