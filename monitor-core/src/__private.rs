@@ -100,6 +100,13 @@ pub async fn with_deadline<F: Future>(after: std::time::Duration, future: F) -> 
 #[cfg(feature = "tokio")]
 pub use crate::guard::TimeoutError;
 
+/// Panics once while holding each internal lock of `monitor` and the
+/// global monitor's lock, catching each panic: for tests that prove
+/// monitoring recovers from poisoned locks.
+pub fn poison_locks(monitor: &crate::ToolExecutionMonitor) {
+    monitor.poison_locks();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::metrics::ToolExecutionMetrics;
 use crate::recent::{Details, History, Record, Ring, newest};
 use crate::registry::{Callsite, Registry, Tool};
 use crate::shard::Sample;
-use crate::sink::{ExecutionEvent, MetricsSink};
+use crate::sink::{BackgroundSink, ExecutionEvent, MetricsSink, QueuedEvent, SinkHandle};
 use crate::stats::ToolPerformanceStats;
 use crate::thread::{self, ExecutionId};
 use crate::trend::hour_of;
@@ -65,8 +65,8 @@ pub struct ToolExecutionMonitor {
     history: History,
     history_capacity: usize,
     errors: Ring,
-    sink: Option<Arc<dyn MetricsSink>>,
-    sink_failures: AtomicU64,
+    sink: Option<SinkHandle>,
+    sink_failures: Arc<AtomicU64>,
     measurement_failures: AtomicU64,
 }
 
@@ -80,6 +80,14 @@ impl fmt::Debug for ToolExecutionMonitor {
             .finish_non_exhaustive()
     }
 }
+
+// A panic inside a monitor's code (or a user's sink or clock) cannot leave
+// it in a state that breaks later calls: every lock recovers from poisoning,
+// counters are atomics, and a half-recorded call only misses some counters.
+// So a `&ToolExecutionMonitor` may cross `catch_unwind`, as tools that use
+// one often do.
+impl std::panic::RefUnwindSafe for ToolExecutionMonitor {}
+impl std::panic::UnwindSafe for ToolExecutionMonitor {}
 
 impl Default for ToolExecutionMonitor {
     fn default() -> Self {
@@ -112,6 +120,8 @@ pub struct ToolExecutionMonitorBuilder {
     shards: usize,
     clock: ClockHandle,
     sink: Option<Arc<dyn MetricsSink>>,
+    /// `Some(capacity)`: the sink runs on its own thread behind a queue.
+    sink_queue: Option<usize>,
 }
 
 impl Default for ToolExecutionMonitorBuilder {
@@ -124,6 +134,7 @@ impl Default for ToolExecutionMonitorBuilder {
             shards: (parallelism * 4).min(64),
             clock: ClockHandle::System,
             sink: None,
+            sink_queue: None,
         }
     }
 }
@@ -161,7 +172,7 @@ impl ToolExecutionMonitorBuilder {
         self
     }
 
-    /// The clock for durations and timestamps (default [`SystemClock`]).
+    /// The clock for durations and timestamps (default [`SystemClock`](crate::SystemClock)).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = ClockHandle::Custom(Arc::new(clock));
         self
@@ -170,20 +181,40 @@ impl ToolExecutionMonitorBuilder {
     /// Where every execution is also forwarded (default none).
     pub fn sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
         self.sink = Some(sink);
+        self.sink_queue = None;
+        self
+    }
+
+    /// Where every execution is also forwarded, on a thread of the sink's
+    /// own behind a queue of `capacity` executions: a sink that blocks or
+    /// is slow never holds up a tool. While the queue is full, executions
+    /// are dropped for the sink (they are still recorded by the monitor)
+    /// and counted in [`sink_dropped`](ToolExecutionMonitor::sink_dropped).
+    /// Should the thread fail to start, the sink runs inline.
+    pub fn background_sink(mut self, sink: Arc<dyn MetricsSink>, capacity: usize) -> Self {
+        self.sink = Some(sink);
+        self.sink_queue = Some(capacity);
         self
     }
 
     /// The monitor.
     #[must_use]
     pub fn build(self) -> ToolExecutionMonitor {
+        let sink_failures = Arc::new(AtomicU64::new(0));
+        let sink = self.sink.map(|sink| {
+            let background = self.sink_queue.and_then(|capacity| {
+                BackgroundSink::spawn(Arc::clone(&sink), capacity, Arc::clone(&sink_failures))
+            });
+            background.map_or(SinkHandle::Inline(sink), SinkHandle::Background)
+        });
         ToolExecutionMonitor {
             clock: self.clock,
             registry: Registry::new(self.shards, self.max_tools),
             history: History::new(self.shards, self.history_capacity),
             history_capacity: self.history_capacity,
             errors: Ring::new(self.error_capacity),
-            sink: self.sink,
-            sink_failures: AtomicU64::new(0),
+            sink,
+            sink_failures,
             measurement_failures: AtomicU64::new(0),
         }
     }
@@ -436,6 +467,16 @@ impl ToolExecutionMonitor {
         self.sink_failures.load(Ordering::Relaxed)
     }
 
+    /// How many executions a [background sink](ToolExecutionMonitorBuilder::background_sink)
+    /// missed because its queue was full (always 0 for an inline sink).
+    #[must_use]
+    pub fn sink_dropped(&self) -> u64 {
+        match &self.sink {
+            Some(SinkHandle::Background(background)) => background.dropped.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
     /// How many argument or result sizes could not be measured because
     /// their `Debug` panicked (each such size was recorded as 0).
     #[must_use]
@@ -454,6 +495,23 @@ impl ToolExecutionMonitor {
         self.clock.now()
     }
 
+    /// Panics while holding each internal lock once, catching the panic, so
+    /// that tests can prove monitoring recovers from poisoned locks.
+    pub(crate) fn poison_locks(&self) {
+        let poison = |lock: &dyn Fn()| {
+            let _ = catch_unwind(AssertUnwindSafe(lock));
+        };
+        poison(&|| self.errors.poison());
+        poison(&|| self.registry.poison());
+        for tool in self.registry.all() {
+            poison(&|| tool.trend.poison());
+        }
+        poison(&|| {
+            let _global = GLOBAL.write();
+            panic!("poisoning the global monitor's lock on purpose");
+        });
+    }
+
     /// Whether this monitor reads the process's system clock.
     #[inline]
     pub(crate) fn uses_system_clock(&self) -> bool {
@@ -468,7 +526,7 @@ impl ToolExecutionMonitor {
     }
 
     /// Records one execution: the hot path.
-    pub(crate) fn record(&self, tool: &Tool, finished: Finished) {
+    pub(crate) fn record(&self, tool: &Arc<Tool>, finished: Finished) {
         let slot = thread::slot();
         let nanos = finished
             .end
@@ -509,8 +567,17 @@ impl ToolExecutionMonitor {
             self.errors.push(record.clone());
         }
         self.history.push(slot, record);
-        if let Some(sink) = &self.sink {
-            self.forward(sink.as_ref(), tool, &sample);
+        match &self.sink {
+            None => {}
+            Some(SinkHandle::Inline(sink)) => self.forward(sink.as_ref(), tool, &sample),
+            Some(SinkHandle::Background(background)) => background.send(QueuedEvent {
+                tool: Arc::clone(tool),
+                status: sample.status,
+                category: sample.category,
+                duration: std::time::Duration::from_nanos(sample.nanos),
+                input_bytes: sample.input_bytes,
+                output_bytes: sample.output_bytes,
+            }),
         }
     }
 
@@ -610,10 +677,14 @@ pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
     let mut global = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
     // Relaxed: ordered by the generation's Release below.
     GLOBAL_USES_SYSTEM_CLOCK.store(monitor.uses_system_clock(), Ordering::Relaxed);
-    *global = Some(monitor);
+    let previous = global.replace(monitor);
     // Release: a thread that sees the new generation then reads the new
     // monitor under the lock.
     GENERATION.fetch_add(1, Ordering::Release);
+    drop(global);
+    // Dropped outside the lock and after the switch: a sink whose `Drop`
+    // panics can neither poison the lock nor leave threads on the old one.
+    drop(previous);
 }
 
 /// The start time of a call recorded in the global monitor, and whether
@@ -648,9 +719,13 @@ pub(crate) fn with_global<R>(f: impl FnOnce(&ToolExecutionMonitor) -> R) -> R {
         }
         let monitor = global_monitor();
         // Fails only when `f` re-entered us from a sink; then skip caching.
-        if let Ok(mut slot) = cell.try_borrow_mut() {
-            *slot = Some((generation, Arc::clone(&monitor)));
-        }
+        let replaced = cell
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut slot| slot.replace((generation, Arc::clone(&monitor))));
+        // The replaced monitor may be the last reference: a sink whose `Drop`
+        // panics must not reach the tool.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(replaced)));
         Some(f(&monitor))
     });
     match (ran, f) {

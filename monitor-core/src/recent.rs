@@ -109,6 +109,12 @@ impl Ring {
         into.extend(records.iter().filter(|r| keep(r)).cloned());
     }
 
+    /// Panics while holding the lock (for tests of poisoning).
+    pub(crate) fn poison(&self) {
+        let _records = self.records.lock();
+        panic!("poisoning a ring's lock on purpose");
+    }
+
     pub(crate) fn retain(&self, keep: impl Fn(&Record) -> bool) {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         records.retain(|r| keep(r));

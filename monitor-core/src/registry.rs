@@ -165,14 +165,14 @@ type SiteChunk = [OnceLock<Arc<Tool>>; SITES_PER_CHUNK];
 /// A tool borrowed from the call-site cache, or looked up by name.
 #[derive(Debug)]
 pub(crate) enum ToolRef<'a> {
-    Cached(&'a Tool),
+    Cached(&'a Arc<Tool>),
     Owned(Arc<Tool>),
 }
 
 impl Deref for ToolRef<'_> {
-    type Target = Tool;
+    type Target = Arc<Tool>;
 
-    fn deref(&self) -> &Tool {
+    fn deref(&self) -> &Arc<Tool> {
         match self {
             Self::Cached(tool) => tool,
             Self::Owned(tool) => tool,
@@ -259,6 +259,12 @@ impl Registry {
     pub(crate) fn all(&self) -> Vec<Arc<Tool>> {
         let names = self.names.read().unwrap_or_else(PoisonError::into_inner);
         names.by_index.clone()
+    }
+
+    /// Panics while holding the write lock (for tests of poisoning).
+    pub(crate) fn poison(&self) {
+        let _names = self.names.write();
+        panic!("poisoning the registry's lock on purpose");
     }
 
     /// Names by tool index, for turning records into metrics.

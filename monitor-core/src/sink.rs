@@ -3,6 +3,10 @@
 
 use std::any::Any;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
@@ -163,6 +167,78 @@ impl SinkNames {
             duration: format!("tool.{tool}.duration"),
             input_size: format!("tool.{tool}.input_size_bytes"),
             output_size: format!("tool.{tool}.output_size_bytes"),
+        }
+    }
+}
+
+/// How a monitor hands executions to its sink.
+#[derive(Debug)]
+pub(crate) enum SinkHandle {
+    /// On the tool's thread, right after recording.
+    Inline(Arc<dyn MetricsSink>),
+    /// Through a bounded queue to a thread of its own.
+    Background(BackgroundSink),
+}
+
+/// One execution on its way to a background sink.
+#[derive(Debug)]
+pub(crate) struct QueuedEvent {
+    pub(crate) tool: Arc<Tool>,
+    pub(crate) status: ExecutionStatus,
+    pub(crate) category: Option<ErrorCategory>,
+    pub(crate) duration: Duration,
+    pub(crate) input_bytes: u64,
+    pub(crate) output_bytes: u64,
+}
+
+/// A sink running on its own thread behind a bounded queue: a sink that
+/// blocks fills the queue, and further executions are dropped (and
+/// counted) instead of waiting.
+#[derive(Debug)]
+pub(crate) struct BackgroundSink {
+    sender: SyncSender<QueuedEvent>,
+    pub(crate) dropped: AtomicU64,
+}
+
+impl BackgroundSink {
+    /// Starts the sink's thread; `None` if the thread cannot be spawned.
+    pub(crate) fn spawn(
+        sink: Arc<dyn MetricsSink>,
+        capacity: usize,
+        failures: Arc<AtomicU64>,
+    ) -> Option<Self> {
+        let (sender, receiver) = sync_channel::<QueuedEvent>(capacity.max(1));
+        std::thread::Builder::new()
+            .name("monitor-sink".to_owned())
+            .spawn(move || {
+                // Ends when the monitor, and with it the sender, is dropped.
+                for queued in receiver {
+                    let event = ExecutionEvent {
+                        tool: &queued.tool,
+                        status: queued.status,
+                        category: queued.category,
+                        duration: queued.duration,
+                        input_bytes: queued.input_bytes,
+                        output_bytes: queued.output_bytes,
+                    };
+                    if catch_unwind(AssertUnwindSafe(|| sink.record_execution(&event))).is_err() {
+                        // Relaxed: an independent counter.
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self {
+            sender,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues `event` without waiting; a full queue drops it.
+    pub(crate) fn send(&self, event: QueuedEvent) {
+        if self.sender.try_send(event).is_err() {
+            // Relaxed: an independent counter.
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -110,6 +110,12 @@ impl Trend {
             .collect()
     }
 
+    /// Panics while holding the lock (for tests of poisoning).
+    pub(crate) fn poison(&self) {
+        let _ring = self.ring.lock();
+        panic!("poisoning a trend's lock on purpose");
+    }
+
     pub(crate) fn reset(&self) {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         ring.clear();
