@@ -1,0 +1,271 @@
+//! Overhead of monitoring one tool call, against the bare function and the
+//! peers, in one run. See BENCHMARKS.md for the method and the numbers.
+//!
+//! ```sh
+//! cargo bench --bench overhead
+//! ```
+#![allow(missing_docs)] // criterion and metered generate undocumented items
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)] // a benchmark: setup failures may panic; sizes are small
+#![allow(clippy::unused_async)] // the async twins have no await on purpose
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use metered::{ErrorCount, HitCount, ResponseTime};
+use monitor_core::monitored_tool;
+
+/// The tool's error: every tenth call fails.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchError;
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("search failed")
+    }
+}
+
+impl std::error::Error for SearchError {}
+
+/// A per-thread call counter, so that "every tenth call fails" needs no
+/// shared state.
+fn nth_call() -> u64 {
+    thread_local! { static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
+    CALLS.with(|c| {
+        let n = c.get() + 1;
+        c.set(n);
+        n
+    })
+}
+
+/// The work itself: `limit` numbers, or an error on every tenth call.
+#[inline(never)]
+fn work(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    if nth_call() % 10 == 0 {
+        return Err(SearchError);
+    }
+    Ok((0..limit).map(|i| i + query.len() as u32).collect())
+}
+
+// 1. bare
+fn bare(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+// 2. clock-only: two Instant::now() and one atomic add.
+static CLOCK_NANOS: AtomicU64 = AtomicU64::new(0);
+fn clock_only(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    let start = Instant::now();
+    let out = work(query, limit);
+    CLOCK_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+// 3. #[monitored_tool(skip_all)]
+#[monitored_tool(name = "search-skip-all", skip_all)]
+fn monitored_skip_all(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+// 4. #[monitored_tool]
+#[monitored_tool(name = "search-full")]
+fn monitored_full(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+// 5. A naive port of the reference: one global lock, format!-based sizes,
+// a Vec of durations cut from 1000 to 500, a 10 000-record history stamped
+// with Utc::now().
+#[derive(Default)]
+struct NaiveStats {
+    total: u64,
+    ok: u64,
+    durations: Vec<f64>,
+    input_sizes: Vec<usize>,
+    output_sizes: Vec<usize>,
+}
+
+struct NaiveRecord {
+    _tool: String,
+    _start: chrono::DateTime<chrono::Utc>,
+    _duration_ms: f64,
+    _ok: bool,
+}
+
+#[derive(Default)]
+struct Naive {
+    stats: HashMap<String, NaiveStats>,
+    history: VecDeque<NaiveRecord>,
+}
+
+static NAIVE: LazyLock<Mutex<Naive>> = LazyLock::new(|| Mutex::new(Naive::default()));
+
+fn naive(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    let tool = "search".replace("_tool", "").replace('_', "-");
+    let start_time = chrono::Utc::now();
+    let start = Instant::now();
+    let input = format!("({query:?}, {limit:?})").len();
+    let out = work(query, limit);
+    let output = match &out {
+        Ok(v) => format!("{v:?}").len(),
+        Err(e) => format!("{e:?}").len(),
+    };
+    let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let mut naive = NAIVE.lock().unwrap();
+    let stats = naive.stats.entry(tool.clone()).or_default();
+    stats.total += 1;
+    stats.ok += u64::from(out.is_ok());
+    stats.durations.push(duration_ms);
+    if stats.durations.len() > 1000 {
+        stats.durations.drain(..500);
+    }
+    stats.input_sizes.push(input);
+    stats.output_sizes.push(output);
+    if naive.history.len() == 10_000 {
+        naive.history.pop_front();
+    }
+    naive.history.push_back(NaiveRecord {
+        _tool: tool,
+        _start: start_time,
+        _duration_ms: duration_ms,
+        _ok: out.is_ok(),
+    });
+    out
+}
+
+// 6. metered 0.9
+#[derive(Default, Debug)]
+pub struct Metered {
+    metrics: MeteredMetrics,
+}
+
+#[metered::metered(registry = MeteredMetrics)]
+impl Metered {
+    #[measure([HitCount, ErrorCount, ResponseTime])]
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+        work(query, limit)
+    }
+}
+
+static METERED: LazyLock<Metered> = LazyLock::new(Metered::default);
+
+fn metered(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    METERED.search(query, limit)
+}
+
+// 7. tracing: #[instrument(skip_all)] under a registry with a no-op layer.
+#[tracing::instrument(skip_all)]
+fn traced(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+/// The async twins.
+async fn bare_async(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+#[monitored_tool(name = "search-async-skip-all", skip_all)]
+async fn monitored_skip_all_async(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+#[monitored_tool(name = "search-async-full")]
+async fn monitored_full_async(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    work(query, limit)
+}
+
+type Tool = fn(&str, u32) -> Result<Vec<u32>, SearchError>;
+
+const SYNC: [(&str, Tool); 7] = [
+    ("1-bare", bare),
+    ("2-clock-only", clock_only),
+    ("3-skip-all", monitored_skip_all),
+    ("4-full", monitored_full),
+    ("5-naive-port", naive),
+    ("6-metered", metered),
+    ("7-tracing", traced),
+];
+
+const LIMIT: u32 = 10;
+
+fn install_tracing() {
+    use tracing_subscriber::layer::SubscriberExt;
+    // A registry with one layer that does nothing: the cost of the span
+    // machinery itself.
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new());
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+fn one_thread(c: &mut Criterion) {
+    install_tracing();
+    let mut group = c.benchmark_group("sync");
+    for (name, tool) in SYNC {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(tool(black_box("rust agents"), black_box(LIMIT))));
+        });
+    }
+    group.finish();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("async");
+    group.bench_function("1-bare", |b| {
+        b.iter(|| runtime.block_on(bare_async(black_box("rust agents"), black_box(LIMIT))));
+    });
+    group.bench_function("3-skip-all", |b| {
+        b.iter(|| {
+            runtime.block_on(monitored_skip_all_async(
+                black_box("rust agents"),
+                black_box(LIMIT),
+            ))
+        });
+    });
+    group.bench_function("4-full", |b| {
+        b.iter(|| {
+            runtime.block_on(monitored_full_async(
+                black_box("rust agents"),
+                black_box(LIMIT),
+            ))
+        });
+    });
+    group.finish();
+}
+
+/// Two threads calling the same tool at once: the time per call per thread.
+fn two_threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("two-threads");
+    for (name, tool) in [SYNC[0], SYNC[1], SYNC[3], SYNC[4], SYNC[5]] {
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_custom(|iters| {
+                let barrier = Arc::new(Barrier::new(2));
+                let handles: Vec<_> = (0..2)
+                    .map(|_| {
+                        let barrier = Arc::clone(&barrier);
+                        std::thread::spawn(move || {
+                            barrier.wait();
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                let _ = black_box(tool(black_box("rust agents"), black_box(LIMIT)));
+                            }
+                            start.elapsed()
+                        })
+                    })
+                    .collect();
+                let elapsed: Vec<Duration> =
+                    handles.into_iter().map(|h| h.join().unwrap()).collect();
+                // Per call per thread: the slower thread's time over its calls.
+                elapsed.into_iter().max().unwrap_or_default()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, one_thread, two_threads);
+criterion_main!(benches);
