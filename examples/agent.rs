@@ -285,7 +285,11 @@ fn call_sync(tools: &ToolBox, plan: Plan) {
         _ => {
             // Every tenth call divides by zero: the tool panics, the agent
             // catches the panic and carries on.
-            let divisor = if d % 10 == 0 { 0 } else { i64::try_from(d % 9 + 1).unwrap_or(1) };
+            let divisor = if d % 10 == 0 {
+                0
+            } else {
+                i64::try_from(d % 9 + 1).unwrap_or(1)
+            };
             let dividend = i64::try_from(d % 1000).unwrap_or(0);
             if std::panic::catch_unwind(|| divide(dividend, divisor)).is_err() {
                 PANICS_CAUGHT.fetch_add(1, Ordering::Relaxed);

@@ -421,7 +421,12 @@ fn secrets_appear_nowhere_but_their_sizes_do() {
     everything += &serde_json::to_string(&monitor.recent_executions(None, 100)).unwrap();
     everything += &serde_json::to_string(&monitor.recent_errors(None, 24)).unwrap();
     everything += &serde_json::to_string_pretty(&monitor.recent_executions(None, 100)).unwrap();
-    everything.extend(monitor.recent_executions(None, 100).iter().map(|r| format!("{r:?}")));
+    everything.extend(
+        monitor
+            .recent_executions(None, 100)
+            .iter()
+            .map(|r| format!("{r:?}")),
+    );
     everything += &CAPTURE.0.lock().unwrap().join("\n");
     everything += &monitor.render_prometheus();
     assert!(
