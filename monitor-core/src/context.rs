@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error};
-use crate::guard::{Outcome, Pending, dropped_outcome};
+use crate::guard::{Outcome, Pending, cap_message, capped_message, dropped_outcome};
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::Tool;
 
@@ -130,7 +130,7 @@ impl<'m> ToolExecutionContext<'m> {
         self.record(Outcome::Failure {
             status: ExecutionStatus::Error,
             category: classify_error(error),
-            message: error.to_string(),
+            message: capped_message(|out| write!(out, "{error}")),
         });
     }
 
@@ -139,7 +139,7 @@ impl<'m> ToolExecutionContext<'m> {
         self.record(Outcome::Failure {
             status: error.status(),
             category: error.category(),
-            message: error.to_string(),
+            message: capped_message(|out| write!(out, "{error}")),
         });
     }
 
@@ -158,12 +158,12 @@ impl<'m> ToolExecutionContext<'m> {
         mut self,
         status: ExecutionStatus,
         category: ErrorCategory,
-        message: impl Into<String>,
+        message: impl AsRef<str>,
     ) {
         self.record(Outcome::Failure {
             status,
             category,
-            message: message.into(),
+            message: cap_message(message.as_ref()),
         });
     }
 

@@ -21,16 +21,17 @@
 
 use std::any::type_name;
 use std::error::Error;
-use std::fmt::{self, Debug, Display, Write as _};
+use std::fmt::{self, Debug, Display};
 use std::io;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use crate::classify::{
     ClassifyError, ErrorCategory, ExecutionStatus, classify_parts, find_io_error, io_category,
 };
-use crate::guard::{CallGuard, Outcome};
-use crate::monitor::{MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor};
+use crate::guard::{CallGuard, Outcome, capped_message};
+use crate::monitor::ToolExecutionMonitor;
 
 /// An argument measured by `#[monitored_tool]`: any `Debug` type.
 #[diagnostic::on_unimplemented(
@@ -246,56 +247,24 @@ pub struct Message<'a, E: ?Sized>(pub &'a E);
 pub trait ErrorMessage {
     /// `Display` text, else `Debug` text, else the type's name; cut to
     /// [`MAX_ERROR_MESSAGE_BYTES`] while it is written.
-    fn __monitor_message(&self) -> String;
+    fn __monitor_message(&self) -> Arc<str>;
 }
 
 impl<E: Display + ?Sized> ErrorMessage for &&Message<'_, E> {
-    fn __monitor_message(&self) -> String {
-        capped(|out| write!(out, "{}", self.0))
+    fn __monitor_message(&self) -> Arc<str> {
+        capped_message(|out| write!(out, "{}", self.0))
     }
 }
 
 impl<E: Debug + ?Sized> ErrorMessage for &Message<'_, E> {
-    fn __monitor_message(&self) -> String {
-        capped(|out| write!(out, "{:?}", self.0))
+    fn __monitor_message(&self) -> Arc<str> {
+        capped_message(|out| write!(out, "{:?}", self.0))
     }
 }
 
 impl<E: ?Sized> ErrorMessage for Message<'_, E> {
-    fn __monitor_message(&self) -> String {
-        type_name::<E>().to_owned()
-    }
-}
-
-/// A `String` that keeps at most [`MAX_ERROR_MESSAGE_BYTES`], cut on a char
-/// boundary, and stops the formatting once full.
-struct CappedString(String);
-
-impl fmt::Write for CappedString {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = MAX_ERROR_MESSAGE_BYTES - self.0.len();
-        if s.len() <= room {
-            self.0.push_str(s);
-            return Ok(());
-        }
-        let mut end = room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.0.push_str(&s[..end]);
-        Err(fmt::Error)
-    }
-}
-
-/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it; a
-/// formatting impl that panics leaves a note instead of unwinding out of the
-/// instrumented function.
-fn capped(write: impl FnOnce(&mut CappedString) -> fmt::Result) -> String {
-    let mut out = CappedString(String::new());
-    match catch_unwind(AssertUnwindSafe(|| write(&mut out))) {
-        // A full buffer stops the formatting with an error; the text is kept.
-        Ok(_) => out.0,
-        Err(_) => "<the error's formatting panicked>".to_owned(),
+    fn __monitor_message(&self) -> Arc<str> {
+        Arc::from(type_name::<E>())
     }
 }
 
@@ -307,10 +276,10 @@ pub struct Classify<'a, E: ?Sized>(pub &'a E);
 pub trait ClassifyOutcome {
     /// The failure with its status and category; `message` is the error's
     /// message from [`ErrorMessage`].
-    fn __monitor_classify(&self, message: String) -> Outcome;
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome;
 }
 
-fn failure(status: ExecutionStatus, category: ErrorCategory, message: String) -> Outcome {
+fn failure(status: ExecutionStatus, category: ErrorCategory, message: Arc<str>) -> Outcome {
     Outcome::Failure {
         status,
         category,
@@ -330,7 +299,7 @@ fn guarded(
 
 /// Level 6: the error type classifies itself.
 impl<E: ClassifyError + ?Sized> ClassifyOutcome for &&&&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         let (status, category) = guarded(|| (self.0.status(), self.0.category()));
         failure(status, category, message)
     }
@@ -338,7 +307,7 @@ impl<E: ClassifyError + ?Sized> ClassifyOutcome for &&&&&&Classify<'_, E> {
 
 /// Level 5: `std::io::Error`, by kind.
 impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         failure(ExecutionStatus::Error, io_category(self.0), message)
     }
 }
@@ -346,7 +315,7 @@ impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
 /// Level 4: any `std::error::Error`, by type name, an `io::Error` in its
 /// `source()` chain, then its message.
 impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         let (status, category) = guarded(|| {
             let io = self.0.source().and_then(find_io_error);
             let category = classify_parts(type_name::<E>(), &message, io);
@@ -359,7 +328,7 @@ impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
 /// An error behind a pointer to `dyn Error` (`anyhow::Error`,
 /// `Box<dyn Error + …>`): by the pointer's type name, an `io::Error` in the
 /// chain (the pointee included), then the message.
-fn classify_dyn<E: ?Sized>(error: &(dyn Error + 'static), message: String) -> Outcome {
+fn classify_dyn<E: ?Sized>(error: &(dyn Error + 'static), message: Arc<str>) -> Outcome {
     let (status, category) = guarded(|| {
         let category = classify_parts(type_name::<E>(), &message, find_io_error(error));
         (ExecutionStatus::Error, category)
@@ -373,7 +342,7 @@ impl<E> ClassifyOutcome for &&&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send + Sync> + ?Sized,
 {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -383,7 +352,7 @@ impl<E> ClassifyOutcome for &&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send> + ?Sized,
 {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -393,7 +362,7 @@ impl<E> ClassifyOutcome for &Classify<'_, E>
 where
     E: Deref<Target = dyn Error> + ?Sized,
 {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -401,7 +370,7 @@ where
 /// Level 0: anything else (`Display`- or `Debug`-only errors), by type name
 /// and message.
 impl<E: ?Sized> ClassifyOutcome for Classify<'_, E> {
-    fn __monitor_classify(&self, message: String) -> Outcome {
+    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         let category = classify_parts(type_name::<E>(), &message, None);
         failure(ExecutionStatus::Error, category, message)
     }
@@ -412,7 +381,7 @@ pub use self::timeout::{TimeoutResult, timed_out, timeout_outcome};
 
 #[cfg(feature = "tokio")]
 mod timeout {
-    use super::{ErrorCategory, ExecutionStatus, Outcome, failure};
+    use super::{ErrorCategory, ExecutionStatus, Outcome, capped_message, failure};
     use crate::guard::TimeoutError;
 
     /// A return type that can carry a [`TimeoutError`]: `Result<T, E>` with
@@ -447,7 +416,7 @@ mod timeout {
         failure(
             ExecutionStatus::Timeout,
             ErrorCategory::TimeoutError,
-            error.to_string(),
+            capped_message(|out| write!(out, "{error}")),
         )
     }
 }
@@ -456,6 +425,7 @@ mod timeout {
 #[allow(clippy::needless_borrow)] // the extra `&`s choose the impl, as in generated code
 mod tests {
     use super::*;
+    use crate::MAX_ERROR_MESSAGE_BYTES;
 
     fn split_ok<R: Debug>(value: &R) -> Option<u64> {
         match (&&Split(value)).__monitor_split() {
@@ -499,7 +469,7 @@ mod tests {
             failure(
                 ExecutionStatus::Error,
                 ErrorCategory::SecurityError,
-                "permission denied".to_owned()
+                "permission denied".into()
             )
         );
     }
@@ -532,7 +502,7 @@ mod tests {
             failure(
                 ExecutionStatus::Error,
                 ErrorCategory::UserInput,
-                "bad user".to_owned()
+                "bad user".into()
             )
         );
     }
@@ -542,18 +512,18 @@ mod tests {
         #[derive(Debug)]
         struct OnlyDebug;
         struct Nothing;
-        assert_eq!((&&&Message(&OnlyDebug)).__monitor_message(), "OnlyDebug");
+        assert_eq!(&*(&&&Message(&OnlyDebug)).__monitor_message(), "OnlyDebug");
         assert!(
             (&&&Message(&Nothing))
                 .__monitor_message()
                 .ends_with("Nothing")
         );
         assert_eq!(
-            (&&&&&&&Classify(&Nothing)).__monitor_classify(String::new()),
+            (&&&&&&&Classify(&Nothing)).__monitor_classify("".into()),
             failure(
                 ExecutionStatus::Error,
                 ErrorCategory::UnknownError,
-                String::new()
+                "".into()
             )
         );
     }
@@ -575,7 +545,7 @@ mod tests {
             }
         }
         assert_eq!(
-            (&&&Message(&Bad)).__monitor_message(),
+            &*(&&&Message(&Bad)).__monitor_message(),
             "<the error's formatting panicked>"
         );
     }
@@ -599,11 +569,11 @@ mod tests {
             }
         }
         assert_eq!(
-            (&&&&&&&Classify(&Denied)).__monitor_classify("denied".to_owned()),
+            (&&&&&&&Classify(&Denied)).__monitor_classify("denied".into()),
             failure(
                 ExecutionStatus::SecurityViolation,
                 ErrorCategory::SecurityError,
-                "denied".to_owned()
+                "denied".into()
             )
         );
     }

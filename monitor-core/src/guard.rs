@@ -2,6 +2,10 @@
 //! dropped before it finished.
 
 use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread;
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
@@ -27,8 +31,9 @@ pub enum Outcome {
         status: ExecutionStatus,
         /// The category, from the error's classification.
         category: ErrorCategory,
-        /// The error's message (cut to 1 KiB when recorded).
-        message: String,
+        /// The error's message, at most 1 KiB ([`capped_message`]). Shared,
+        /// so that the history and the error list hold one copy.
+        message: Arc<str>,
     },
     /// Dropped after it started and before it finished: status
     /// `cancelled`, no error category (it is not the tool's error).
@@ -66,8 +71,9 @@ impl Pending {
 
     /// The finished execution, ending at the stop time if one was taken,
     /// else at `now()`.
-    pub(crate) fn finish(mut self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
+    pub(crate) fn finish(self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
         let end = self.end.unwrap_or_else(now);
+        let mut error_message = None;
         let (status, category, output_bytes) = match outcome {
             Outcome::Success { output_bytes } => (ExecutionStatus::Success, None, output_bytes),
             Outcome::Failure {
@@ -75,11 +81,11 @@ impl Pending {
                 category,
                 message,
             } => {
-                self.details_mut().error_message = Some(cap_message(message));
+                error_message = Some(message);
                 (status, Some(category), 0)
             }
             Outcome::Cancelled => {
-                self.details_mut().error_message = Some(CANCELLED_MESSAGE.to_owned());
+                error_message = Some(Arc::from(CANCELLED_MESSAGE));
                 (ExecutionStatus::Cancelled, None, 0)
             }
         };
@@ -93,6 +99,7 @@ impl Pending {
             output_bytes,
             memory_mb: self.memory_mb,
             details: self.details,
+            error_message,
             measurement_failures: self.measurement_failures,
         }
     }
@@ -102,30 +109,81 @@ impl Pending {
 const CANCELLED_MESSAGE: &str = "cancelled: dropped before it finished";
 
 /// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
-pub(crate) fn cap_message(mut message: String) -> String {
-    if message.len() > MAX_ERROR_MESSAGE_BYTES {
-        let mut end = MAX_ERROR_MESSAGE_BYTES;
-        while !message.is_char_boundary(end) {
+pub(crate) fn cap_message(message: &str) -> Arc<str> {
+    let mut end = message.len().min(MAX_ERROR_MESSAGE_BYTES);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    Arc::from(&message[..end])
+}
+
+/// A `fmt::Write` into a reused per-thread buffer that keeps at most
+/// [`MAX_ERROR_MESSAGE_BYTES`], cut on a char boundary, and stops the
+/// formatting once full.
+struct Capped<'a>(&'a mut String);
+
+impl fmt::Write for Capped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = MAX_ERROR_MESSAGE_BYTES - self.0.len();
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
             end -= 1;
         }
-        message.truncate(end);
+        self.0.push_str(&s[..end]);
+        Err(fmt::Error)
     }
-    message
+}
+
+thread_local! {
+    /// Where messages are formatted before their one allocation.
+    static MESSAGE_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it, in
+/// one allocation: it is formatted into a reused per-thread buffer first. A
+/// formatting impl that panics leaves a note instead of unwinding out of
+/// the instrumented function.
+pub(crate) fn capped_message(write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) -> Arc<str> {
+    let mut write = Some(write);
+    let mut format = |buffer: &mut String| -> Arc<str> {
+        buffer.clear();
+        let Some(write) = write.take() else {
+            return Arc::from("");
+        };
+        // A full buffer stops the formatting with an error; the text is kept.
+        match catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))) {
+            Ok(_) => Arc::from(buffer.as_str()),
+            Err(_) => Arc::from("<the error's formatting panicked>"),
+        }
+    };
+    let reused = MESSAGE_BUFFER.try_with(|cell| {
+        // Fails only when re-entered from inside a `Display` impl.
+        let mut buffer = cell.try_borrow_mut().ok()?;
+        Some(format(&mut buffer))
+    });
+    match reused {
+        Ok(Some(message)) => message,
+        _ => format(&mut String::new()),
+    }
 }
 
 /// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
     if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
+        cap_message(message)
     } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
+        cap_message(message)
     } else {
-        "panic with a non-string payload".to_owned()
+        Arc::from("panic with a non-string payload")
     }
 }
 
 /// The outcome recorded for a call that panicked.
-pub(crate) fn panic_outcome(message: String) -> Outcome {
+pub(crate) fn panic_outcome(message: Arc<str>) -> Outcome {
     Outcome::Failure {
         status: ExecutionStatus::Error,
         category: ErrorCategory::SystemError,
@@ -136,7 +194,7 @@ pub(crate) fn panic_outcome(message: String) -> Outcome {
 /// The outcome recorded for a guard dropped before it finished.
 pub(crate) fn dropped_outcome() -> Outcome {
     if thread::panicking() {
-        panic_outcome("panicked".to_owned())
+        panic_outcome(Arc::from("panicked"))
     } else {
         Outcome::Cancelled
     }
@@ -363,15 +421,21 @@ mod tests {
     #[test]
     fn messages_are_cut_on_a_char_boundary() {
         let long = "ü".repeat(1000);
-        let cut = cap_message(long);
+        let cut = cap_message(&long);
         assert!(cut.len() <= MAX_ERROR_MESSAGE_BYTES && cut.len() >= MAX_ERROR_MESSAGE_BYTES - 1);
-        assert_eq!(cap_message("short".to_owned()), "short");
+        assert_eq!(&*cap_message("short"), "short");
+        let formatted = capped_message(|out: &mut dyn fmt::Write| write!(out, "{long}"));
+        assert_eq!(formatted, cut);
+        assert_eq!(
+            &*capped_message(|out: &mut dyn fmt::Write| write!(out, "a{}", 1)),
+            "a1"
+        );
     }
 
     #[test]
     fn panic_payloads_give_messages() {
-        assert_eq!(panic_message(&"static"), "static");
-        assert_eq!(panic_message(&String::from("owned")), "owned");
-        assert_eq!(panic_message(&42), "panic with a non-string payload");
+        assert_eq!(&*panic_message(&"static"), "static");
+        assert_eq!(&*panic_message(&String::from("owned")), "owned");
+        assert_eq!(&*panic_message(&42), "panic with a non-string payload");
     }
 }

@@ -232,6 +232,7 @@ pub(crate) struct Finished {
     pub(crate) output_bytes: u64,
     pub(crate) memory_mb: Option<f64>,
     pub(crate) details: Option<Box<Details>>,
+    pub(crate) error_message: Option<Arc<str>>,
     pub(crate) measurement_failures: u32,
 }
 
@@ -562,6 +563,7 @@ impl ToolExecutionMonitor {
             output_bytes: finished.output_bytes,
             memory_mb: finished.memory_mb,
             details: finished.details,
+            error_message: finished.error_message,
         };
         if record.status != ExecutionStatus::Success {
             self.errors.push(record.clone());

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::wall_from_nanos;
@@ -16,7 +16,6 @@ pub(crate) struct Details {
     pub(crate) user_id: Option<String>,
     pub(crate) session_id: Option<String>,
     pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
-    pub(crate) error_message: Option<String>,
 }
 
 /// One execution as kept in a ring: no allocation unless it has details.
@@ -37,6 +36,8 @@ pub(crate) struct Record {
     pub(crate) output_bytes: u64,
     pub(crate) memory_mb: Option<f64>,
     pub(crate) details: Option<Box<Details>>,
+    /// Shared by the history and the error list.
+    pub(crate) error_message: Option<Arc<str>>,
 }
 
 impl Record {
@@ -56,7 +57,7 @@ impl Record {
             end_time: Some(wall_from_nanos(self.end_wall_nanos)),
             duration_ms: Some(duration_ms),
             status: self.status,
-            error_message: details.and_then(|d| d.error_message.clone()),
+            error_message: self.error_message.as_deref().map(str::to_owned),
             error_category: self.category,
             input_size_bytes: self.input_bytes,
             output_size_bytes: self.output_bytes,
@@ -145,7 +146,7 @@ struct Entry {
     sequence: AtomicU64,
     /// Which append this is (0-based).
     index: AtomicU64,
-    /// tool index (32 bits) | status (8) | category + 1, 0 for none (8) | has details (1)
+    /// tool index (32 bits) | status (8) | category + 1, 0 for none (8) | has extra (1)
     meta: AtomicU64,
     thread: AtomicU32,
     id_sequence: AtomicU64,
@@ -157,7 +158,15 @@ struct Entry {
     output_bytes: AtomicU64,
     /// `f64` bits; `NO_MEMORY` for none.
     memory_mb: AtomicU64,
-    details: Mutex<Option<Box<Details>>>,
+    /// Details and the error message: touched only by records that have one.
+    extra: Mutex<Extra>,
+}
+
+/// The parts of a record that are not fixed-size.
+#[derive(Debug, Default)]
+struct Extra {
+    details: Option<Box<Details>>,
+    error_message: Option<Arc<str>>,
 }
 
 const NO_MEMORY: u64 = u64::MAX;
@@ -171,7 +180,7 @@ fn pack_meta(record: &Record) -> u64 {
     u64::from(record.tool)
         | (record.status.index() as u64) << 32
         | category << 40
-        | if record.details.is_some() {
+        | if record.details.is_some() || record.error_message.is_some() {
             HAS_DETAILS
         } else {
             0
@@ -254,8 +263,12 @@ impl OwnedRing {
             record.memory_mb.map_or(NO_MEMORY, f64::to_bits),
             Ordering::Relaxed,
         );
-        if record.details.is_some() || old_meta & HAS_DETAILS != 0 {
-            *entry.details.lock().unwrap_or_else(PoisonError::into_inner) = record.details.take();
+        if record.details.is_some() || record.error_message.is_some() || old_meta & HAS_DETAILS != 0
+        {
+            *entry.extra.lock().unwrap_or_else(PoisonError::into_inner) = Extra {
+                details: record.details.take(),
+                error_message: record.error_message.take(),
+            };
         }
         // Release: a reader that sees the even sequence sees every field.
         entry.sequence.store(sequence + 2, Ordering::Release);
@@ -297,6 +310,12 @@ impl Entry {
             let (tool, status, category, has_details) =
                 unpack_meta(self.meta.load(Ordering::Relaxed));
             let memory = self.memory_mb.load(Ordering::Relaxed);
+            let (details, error_message) = if has_details {
+                let extra = self.extra.lock().unwrap_or_else(PoisonError::into_inner);
+                (extra.details.clone(), extra.error_message.clone())
+            } else {
+                (None, None)
+            };
             let record = Record {
                 tool,
                 id: ExecutionId {
@@ -312,14 +331,8 @@ impl Entry {
                 input_bytes: self.input_bytes.load(Ordering::Relaxed),
                 output_bytes: self.output_bytes.load(Ordering::Relaxed),
                 memory_mb: (memory != NO_MEMORY).then(|| f64::from_bits(memory)),
-                details: if has_details {
-                    self.details
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clone()
-                } else {
-                    None
-                },
+                details,
+                error_message,
             };
             // Acquire: the field loads above happen before the re-check.
             fence(Ordering::Acquire);
