@@ -42,6 +42,17 @@ fn record(c: &mut Criterion) {
         });
     });
 
+    let no_history = ToolExecutionMonitor::builder().history_capacity(0).build();
+    group.bench_function("callsite-no-history", |b| {
+        b.iter(|| {
+            let mut guard = SITE.start_in(&no_history);
+            let out = black_box(work(black_box(10)));
+            guard.stop();
+            guard.finish(Outcome::Success { output_bytes: 40 });
+            out
+        });
+    });
+
     group.bench_function("callsite-global", |b| {
         b.iter(|| {
             let mut guard = GLOBAL_SITE.start();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::{Clock, ClockHandle, Reading, process_clock};
@@ -18,7 +18,6 @@ use crate::shard::Sample;
 use crate::sink::{BackgroundSink, ExecutionEvent, MetricsSink, QueuedEvent, SinkHandle};
 use crate::stats::ToolPerformanceStats;
 use crate::thread::{self, ExecutionId};
-use crate::trend::hour_of;
 
 pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 
@@ -542,7 +541,7 @@ impl ToolExecutionMonitor {
             end_wall_nanos: finished.end.wall_nanos,
         };
         tool.trend
-            .before_record(hour_of(finished.start.wall_nanos), || tool.outcome_counts());
+            .before_record(finished.start.wall_nanos, || tool.outcome_counts());
         let (shard, writer) = tool.shard(slot);
         shard.record(&sample, writer);
         if finished.measurement_failures > 0 {
@@ -626,8 +625,16 @@ where
 }
 
 /// The global monitor, and a generation bumped each time it is replaced.
+/// The global monitor once `set_global_monitor` was called; `None` means
+/// the default one.
 static GLOBAL: RwLock<Option<Arc<ToolExecutionMonitor>>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
+/// The global monitor until `set_global_monitor` is called: a `static`, so
+/// a call reaches it with one atomic load, no thread-local and no lock.
+static DEFAULT: LazyLock<Arc<ToolExecutionMonitor>> =
+    LazyLock::new(|| Arc::new(ToolExecutionMonitor::new()));
+/// Whether `set_global_monitor` was ever called.
+static REPLACED: AtomicBool = AtomicBool::new(false);
 /// Whether the global monitor reads the process's system clock (the
 /// default monitor does), so a call can read its start time without
 /// resolving the global monitor.
@@ -650,15 +657,8 @@ thread_local! {
 /// ```
 #[must_use]
 pub fn global_monitor() -> Arc<ToolExecutionMonitor> {
-    if let Some(monitor) = GLOBAL
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-    {
-        return Arc::clone(monitor);
-    }
-    let mut global = GLOBAL.write().unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(global.get_or_insert_with(|| Arc::new(ToolExecutionMonitor::new())))
+    let global = GLOBAL.read().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(global.as_ref().unwrap_or(&DEFAULT))
 }
 
 /// Replaces the global monitor; calls that finish after this returns are
@@ -680,8 +680,9 @@ pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
     // Relaxed: ordered by the generation's Release below.
     GLOBAL_USES_SYSTEM_CLOCK.store(monitor.uses_system_clock(), Ordering::Relaxed);
     let previous = global.replace(monitor);
-    // Release: a thread that sees the new generation then reads the new
-    // monitor under the lock.
+    // Release: a thread that sees either then reads the new monitor under
+    // the lock.
+    REPLACED.store(true, Ordering::Release);
     GENERATION.fetch_add(1, Ordering::Release);
     drop(global);
     // Dropped outside the lock and after the switch: a sink whose `Drop`
@@ -707,6 +708,11 @@ pub(crate) fn global_start() -> (Reading, bool) {
 /// reference count that every thread shares.
 #[inline]
 pub(crate) fn with_global<R>(f: impl FnOnce(&ToolExecutionMonitor) -> R) -> R {
+    // Acquire: pairs with the Release in `set_global_monitor`. A call racing
+    // with the first replacement may still go to the default monitor.
+    if !REPLACED.load(Ordering::Acquire) {
+        return f(&DEFAULT);
+    }
     // Acquire: pairs with the Release in `set_global_monitor`.
     let generation = GENERATION.load(Ordering::Acquire);
     let mut f = Some(f);

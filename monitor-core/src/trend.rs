@@ -45,15 +45,18 @@ impl Default for Trend {
 }
 
 impl Trend {
-    /// Called before an execution at `hour` is counted; `counts` gives the
-    /// tool's cumulative (executions, successes).
+    /// Called before an execution that started at `wall_nanos` is counted;
+    /// `counts` gives the tool's cumulative (executions, successes).
     #[inline]
-    pub(crate) fn before_record(&self, hour: i64, counts: impl FnOnce() -> (u64, u64)) {
+    pub(crate) fn before_record(&self, wall_nanos: i64, counts: impl FnOnce() -> (u64, u64)) {
         // Relaxed: a stale read only sends us to the lock, which re-checks.
-        if hour <= self.current_hour.load(Ordering::Relaxed) {
+        // Comparing against the end of the latest hour spares the division
+        // by an hour on every call.
+        let current = self.current_hour.load(Ordering::Relaxed);
+        if wall_nanos < current.saturating_add(1).saturating_mul(NANOS_PER_HOUR) {
             return;
         }
-        self.start_hour(hour, counts);
+        self.start_hour(hour_of(wall_nanos), counts);
     }
 
     #[cold]
@@ -137,7 +140,7 @@ mod tests {
         let trend = Trend::default();
         let (mut executions, mut successes) = (0, 0);
         for &(hour, ok) in calls {
-            trend.before_record(hour, || (executions, successes));
+            trend.before_record(hour * NANOS_PER_HOUR, || (executions, successes));
             executions += 1;
             successes += u64::from(ok);
         }
