@@ -332,12 +332,8 @@ impl ToolExecutionMonitor {
     /// ```
     #[must_use]
     pub fn recent_errors(&self, tool: Option<&str>, hours: u32) -> Vec<ToolExecutionMetrics> {
-        let tool = match tool {
-            Some(name) => match self.registry.get(name) {
-                Some(tool) => Some(tool.index),
-                None => return Vec::new(),
-            },
-            None => None,
+        let Ok(tool) = self.tool_filter(tool) else {
+            return Vec::new();
         };
         let cutoff = self
             .clock
@@ -368,16 +364,21 @@ impl ToolExecutionMonitor {
     /// ```
     #[must_use]
     pub fn recent_executions(&self, tool: Option<&str>, limit: usize) -> Vec<ToolExecutionMetrics> {
-        let tool = match tool {
-            Some(name) => match self.registry.get(name) {
-                Some(tool) => Some(tool.index),
-                None => return Vec::new(),
-            },
-            None => None,
+        let Ok(tool) = self.tool_filter(tool) else {
+            return Vec::new();
         };
         let mut records = self.history.newest();
         records.retain(|r| tool.is_none_or(|t| r.tool == t));
         self.to_metrics(records, limit)
+    }
+
+    /// The registry index that `tool` narrows records to (`None` for all
+    /// tools), or `Err` for a tool that was never registered.
+    fn tool_filter(&self, tool: Option<&str>) -> Result<Option<u32>, ()> {
+        match tool {
+            Some(name) => self.registry.get(name).map(|t| Some(t.index)).ok_or(()),
+            None => Ok(None),
+        }
     }
 
     fn to_metrics(&self, records: Vec<Record>, limit: usize) -> Vec<ToolExecutionMetrics> {
