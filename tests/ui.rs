@@ -11,3 +11,11 @@ fn ui() {
     cases.pass("tests/ui/pass/*.rs");
     cases.compile_fail("tests/ui/fail/*.rs");
 }
+
+/// The errors that need rmcp (feature `rmcp`).
+#[cfg(feature = "rmcp")]
+#[rustversion::stable]
+#[test]
+fn ui_rmcp() {
+    trybuild::TestCases::new().compile_fail("tests/ui/rmcp/*.rs");
+}

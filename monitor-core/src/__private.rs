@@ -11,6 +11,7 @@ pub use crate::dispatch::{
     MetadataValue, MonitorTarget, NotAnError, Split, SplitResult, id_string, input_len,
     metadata_value, monitor_of, output_len, success,
 };
+pub use crate::dispatch::{JsonOutput, Returned, ReturnedOutcome, json_output_len};
 #[cfg(feature = "tokio")]
 pub use crate::dispatch::{TimeoutResult, timed_out, timeout_outcome};
 pub use crate::guard::{CallGuard, Outcome};

@@ -13,6 +13,8 @@
 //!                                              // > Deref<dyn Error + Send + Sync>
 //!                                              // > Deref<dyn Error + Send>
 //!                                              // > Deref<dyn Error> > anything
+//! (&&Returned(ok)).__monitor_returned(g, m)    // CallToolResult (feature `rmcp`)
+//!                                              // > anything
 //! ```
 //!
 //! The choice is made where the types are known, in the instrumented
@@ -175,6 +177,59 @@ pub fn output_len<T: DebugOutput + ?Sized>(value: &T) -> Option<u64> {
     value.debug_len()
 }
 
+/// A `Json<T>` result (rmcp's, axum's, …; recognised by the spelling of the
+/// return type) measured by `#[monitored_tool]`: its `T` must be
+/// `serde::Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`#[monitored_tool]` measures a `Json<T>` result as its JSON text, and `{Self}` does not implement `serde::Serialize`",
+    label = "the value inside this `Json` cannot be converted to JSON",
+    note = "add `skip_output` to `#[monitored_tool(...)]` to leave the output unmeasured"
+)]
+pub trait JsonOutput {
+    /// The byte length of `serde_json::to_string(self)`.
+    fn json_len(&self) -> Option<u64>;
+}
+
+impl<T: serde::Serialize + ?Sized> JsonOutput for T {
+    #[inline]
+    fn json_len(&self) -> Option<u64> {
+        json_len(self)
+    }
+}
+
+/// The size of the value inside a `Json<T>` result: the byte length of its
+/// JSON text, which is what rmcp sends as the tool's structured content.
+#[inline]
+pub fn json_output_len<T: JsonOutput + ?Sized>(value: &T) -> Option<u64> {
+    value.json_len()
+}
+
+/// An `io::Write` that counts bytes and stores nothing.
+struct JsonByteCounter(u64);
+
+impl io::Write for JsonByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The byte length of `serde_json::to_string(value)`, computed without
+/// allocating the text; `None` if serializing failed or panicked.
+pub(crate) fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> Option<u64> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut counter = JsonByteCounter(0);
+        serde_json::to_writer(&mut counter, value).ok()?;
+        Some(counter.0)
+    }))
+    .ok()
+    .flatten()
+}
+
 /// The outcome of a call that returned a value or `Ok`; a size that could
 /// not be measured counts as 0 and as one measurement failure.
 #[inline]
@@ -246,7 +301,7 @@ pub struct Message<'a, E: ?Sized>(pub &'a E);
 /// The recorded message of an error.
 pub trait ErrorMessage {
     /// `Display` text, else `Debug` text, else the type's name; cut to
-    /// [`MAX_ERROR_MESSAGE_BYTES`] while it is written.
+    /// [`MAX_ERROR_MESSAGE_BYTES`](crate::MAX_ERROR_MESSAGE_BYTES) while it is written.
     fn __monitor_message(&self) -> Arc<str>;
 }
 
@@ -373,6 +428,35 @@ impl<E: ?Sized> ClassifyOutcome for Classify<'_, E> {
     fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
         let category = classify_parts(type_name::<E>(), &message, None);
         failure(ExecutionStatus::Error, category, message)
+    }
+}
+
+/// A returned value (or the value inside `Ok`), which may decide the
+/// outcome itself.
+#[derive(Debug)]
+pub struct Returned<'a, T: ?Sized>(pub &'a T);
+
+/// The outcome of a value that decides it itself: with the `rmcp` feature,
+/// a `CallToolResult` (an `is_error` result is a failure, a success is
+/// measured as its JSON). Generated code calls it on `&&Returned(ok)`, so
+/// such an impl is written for `&Returned<'_, T>`; every other value falls
+/// back to the impl below.
+pub trait ReturnedOutcome {
+    /// `Some(outcome)` if the value decides it; `None` to record a success
+    /// measured as usual. `measure_output` is false under `skip_output` and
+    /// `skip_all`.
+    fn __monitor_returned(
+        &self,
+        guard: &mut CallGuard<'_>,
+        measure_output: bool,
+    ) -> Option<Outcome>;
+}
+
+/// Any other value: a success, measured by the caller.
+impl<T: ?Sized> ReturnedOutcome for Returned<'_, T> {
+    #[inline]
+    fn __monitor_returned(&self, _: &mut CallGuard<'_>, _: bool) -> Option<Outcome> {
+        None
     }
 }
 

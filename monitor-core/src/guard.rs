@@ -31,7 +31,7 @@ pub enum Outcome {
         status: ExecutionStatus,
         /// The category, from the error's classification.
         category: ErrorCategory,
-        /// The error's message, at most 1 KiB ([`capped_message`]). Shared,
+        /// The error's message, at most 1 KiB. Shared,
         /// so that the history and the error list hold one copy.
         message: Arc<str>,
     },

@@ -46,6 +46,8 @@ mod monitor;
 mod prometheus;
 mod recent;
 mod registry;
+#[cfg(feature = "rmcp")]
+mod rmcp;
 mod shard;
 mod sink;
 mod stats;

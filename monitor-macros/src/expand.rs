@@ -15,7 +15,7 @@ use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Stmt, T
 
 use crate::attr::{self, Args};
 use crate::item::{self, Body, ReturnedFuture, ToolFn};
-use crate::valid;
+use crate::{rmcp, valid};
 
 /// Parses, validates and expands `#[monitored_tool(args)] item`.
 pub(crate) fn monitored_tool(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -73,6 +73,9 @@ struct Gen<'a> {
     /// Where errors about the timeout's error type point: `E` of a
     /// `Result<T, E>` return type, else the return type.
     error_span: Span,
+    /// The result is written `Json<T>` or `Result<Json<T>, E>` (no `Debug`):
+    /// its `T` is measured as JSON.
+    json_output: bool,
 }
 
 /// One measured argument: `let __monitor_input_N = input_len(&ident);`.
@@ -100,21 +103,28 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
         || quote_spanned!(Span::mixed_site()=> ::monitor_core),
         |krate| krate.value.to_token_stream(),
     );
-    let name = args
-        .name
-        .as_ref()
-        .map_or_else(|| tool_name(&tool.sig.ident), |name| name.value.value());
+    // Ours, else rmcp's `#[tool]` below (the name MCP clients call), else
+    // the fn's name by our rule.
+    let name = args.name.as_ref().map_or_else(
+        || {
+            rmcp::mcp_name(&tool.attrs, &tool.sig.ident)
+                .unwrap_or_else(|| tool_name(&tool.sig.ident))
+        },
+        |name| name.value.value(),
+    );
     let output_span = match &tool.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => tool.sig.ident.span(),
     };
     let (output_span, error_span) = item::result_spans(&tool.sig.output, output_span);
+    let json_output = item::return_type(&tool.sig).is_some_and(rmcp::is_json_result);
     let mut plan = Gen {
         args,
         krate,
         name,
         output_span,
         error_span,
+        json_output,
     };
     let (measured, destructured) = plan_inputs(args, &mut tool.sig);
     let ToolFn {
@@ -129,6 +139,7 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
                 .map_or((output.span(), output.span()), |(ok, error)| {
                     (ok.span(), error.span())
                 });
+            plan.json_output = rmcp::is_json_result(output);
         }
         plan.returned_future(&future, &measured, &destructured, &stmts)
     } else {
@@ -156,9 +167,11 @@ fn plan_inputs(args: &Args, sig: &mut Signature) -> (Vec<Measured>, Vec<Destruct
         let FnArg::Typed(typed) = arg else {
             continue;
         };
-        if item::bindings(&typed.pat)
-            .iter()
-            .any(|b| skipped.contains(b))
+        // rmcp's session arguments and `Json<_>` are skipped by type.
+        if rmcp::skipped_by_type(&typed.ty)
+            || item::bindings(&typed.pat)
+                .iter()
+                .any(|b| skipped.contains(b))
         {
             continue;
         }
@@ -573,26 +586,41 @@ impl Gen<'_> {
         // Call-site hygiene is safe here (no user code is in this match
         // arm) and keeps an error about `Debug` on the return type alone.
         let ok = Ident::new("__monitor_ok", self.output_span);
-        let success = if self.args.skip_output.is_some() {
-            quote_spanned! {Span::mixed_site()=>
-                ::core::result::Result::Ok(_) =>
-                    #krate::__private::success(&mut __monitor_guard, ::core::option::Option::Some(0))
-            }
-        } else {
+        // `skip_all` touches no `Debug` at all: the result is skipped too.
+        let measure_output = self.args.skip_output.is_none() && self.args.skip_all.is_none();
+        let len = if measure_output {
             let at = self.output_span;
             let krate_at = self.krate_at(at);
-            let len = quote_spanned!(at=> #krate_at::__private::output_len(#ok));
-            quote_spanned! {Span::mixed_site()=>
-                ::core::result::Result::Ok(#ok) => {
-                    let __monitor_len = #len;
-                    #krate::__private::success(&mut __monitor_guard, __monitor_len)
+            if self.json_output {
+                // `Json<T>` has no `Debug`: its `T` is measured as JSON.
+                quote_spanned!(at=> #krate_at::__private::json_output_len(&#ok.0))
+            } else {
+                quote_spanned!(at=> #krate_at::__private::output_len(#ok))
+            }
+        } else {
+            quote_spanned!(Span::mixed_site()=> ::core::option::Option::Some(0))
+        };
+        // A value may decide the outcome itself (rmcp's `CallToolResult`
+        // with `is_error`); for any other type this is `None`, inlined.
+        let success = quote_spanned! {Span::mixed_site()=>
+            ::core::result::Result::Ok(#ok) => {
+                match (&&#krate::__private::Returned(#ok))
+                    .__monitor_returned(&mut __monitor_guard, #measure_output)
+                {
+                    ::core::option::Option::Some(__monitor_decided) => __monitor_decided,
+                    ::core::option::Option::None => {
+                        let __monitor_len = #len;
+                        #krate::__private::success(&mut __monitor_guard, __monitor_len)
+                    }
                 }
             }
         };
         quote_spanned! {Span::mixed_site()=>
             __monitor_guard.stop();
             let __monitor_outcome = {
-                use #krate::__private::{ClassifyOutcome as _, ErrorMessage as _, SplitResult as _};
+                use #krate::__private::{
+                    ClassifyOutcome as _, ErrorMessage as _, ReturnedOutcome as _, SplitResult as _,
+                };
                 match (&&#krate::__private::Split(&__monitor_value)).__monitor_split() {
                     #success,
                     ::core::result::Result::Err(__monitor_err) =>
@@ -701,6 +729,37 @@ mod tests {
             ),
         );
         assert!(out.contains("None :: < Box < _ > >"), "{out}");
+    }
+
+    #[test]
+    fn rmcp_tools_are_named_as_rmcp_names_them() {
+        let site = |args: TokenStream, item: TokenStream| {
+            let out = expand_str(args, item);
+            let at = out.find("Callsite :: new (").expect("a call site") + 17;
+            out[at..].split(')').next().unwrap().trim().to_owned()
+        };
+        let fn_name = quote! {
+            #[tool]
+            async fn get_user_tool(&self) -> String { String::new() }
+        };
+        assert_eq!(site(quote!(), fn_name), "\"get_user_tool\"");
+        let tool_name = quote! {
+            #[tool(description = "d", name = "users.get")]
+            async fn get_user_tool(&self) -> String { String::new() }
+        };
+        assert_eq!(site(quote!(), tool_name.clone()), "\"users.get\"");
+        assert_eq!(site(quote!(name = "mine"), tool_name), "\"mine\"");
+    }
+
+    #[test]
+    fn rmcp_session_arguments_are_not_measured() {
+        let out = expand_str(
+            quote!(),
+            quote! {
+                async fn f(&self, p: Parameters<P>, c: RequestContext<RoleServer>, peer: Peer<RoleServer>) {}
+            },
+        );
+        assert_eq!(out.matches("input_len").count(), 1, "{out}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod attr;
 mod expand;
 mod item;
+mod rmcp;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -42,10 +43,12 @@ use proc_macro::TokenStream;
 ///   measured; a pattern argument (`(a, b): (u32, u32)`) is measured as the
 ///   whole value. An argument whose type has no `Debug` is a compile error
 ///   at that argument: leave it out with `skip(name)` or `skip_all`.
+///   `skip_all` touches no `Debug` at all: it skips the result too.
 /// - **Output size**: the same length for the returned value, or for the
 ///   `Ok` value of a `Result` (0 for an `Err`). Results are recognised by
 ///   type, so `io::Result<T>`, `anyhow::Result<T>` and other aliases count.
-///   `skip_output` turns it off (and the `Debug` requirement with it).
+///   `skip_output` (or `skip_all`) turns it off (and the `Debug`
+///   requirement with it).
 /// - **Outcome**: a value or `Ok` is a success. An `Err(e)` is classified
 ///   by type: an error type that implements `monitor_core::ClassifyError`
 ///   chooses its status and category; `std::io::Error` maps by kind; any
@@ -81,9 +84,9 @@ use proc_macro::TokenStream;
 /// Under `#[async_trait]` (put the attribute on the methods of the
 /// `#[async_trait]` impl, which expands first) and on any sync function
 /// whose body ends in `Box::pin(async move { … })` or `async move { … }`
-/// (what rmcp's `#[tool]` or a hand-written `-> impl Future` look like), the
-/// returned future is instrumented: the call is timed while it runs, not
-/// while the future is created.
+/// (a hand-written `-> impl Future`; for rmcp's `#[tool]`, see
+/// [rmcp tools](#rmcp-tools)), the returned future is instrumented: the
+/// call is timed while it runs, not while the future is created.
 ///
 /// ```
 /// use monitor_core::{global_monitor, monitored_tool};
@@ -109,6 +112,58 @@ use proc_macro::TokenStream;
 /// assert_eq!(global_monitor().tool_stats("count").unwrap().avg_output_size_bytes, 1.0);
 /// # });
 /// ```
+///
+/// # rmcp tools
+///
+/// In a `#[tool_router]` impl of rmcp (the official Rust MCP SDK), put the
+/// attribute **above** `#[tool(...)]`:
+///
+/// ```ignore
+/// #[tool_router]
+/// impl Server {
+///     /// Returns `text` unchanged.
+///     #[monitored_tool]
+///     #[tool]
+///     async fn echo(&self, Parameters(Echo { text }): Parameters<Echo>) -> String {
+///         text
+///     }
+/// }
+/// ```
+///
+/// (Not run here, which would need rmcp; `tests/mcp.rs` and
+/// `examples/mcp_server.rs` of the workspace compile and run it, with the
+/// `rmcp` feature of `monitor-core`.)
+///
+/// - `#[tool(...)]` and the doc comments stay as written, so rmcp lists the
+///   same tool with the same schema; the tool's async execution is timed.
+/// - The tool name is the one MCP clients call: the `name = "…"` of
+///   `#[tool]`, else the fn's name exactly as rmcp takes it
+///   (`word_count_tool` stays `word_count_tool`), not the `_tool`/hyphen
+///   rule above. A `name = "…"` of `#[monitored_tool]` still wins.
+/// - **Below** `#[tool]`, the attribute sees the fn `#[tool]` rewrote (it
+///   returns `Box::pin(async move { … })`) and no longer sees its name: that
+///   is a compile error asking to move the attribute above. Given a
+///   `name = "…"`, it instruments the returned future instead. A sync tool
+///   is not rewritten, so below `#[tool]` it cannot be told from any other
+///   fn, and is named by the rule above.
+/// - Arguments of type `RequestContext<_>` and `Peer<_>` (the session, not
+///   the tool's input) and `Json<_>` (which has no `Debug`) are not
+///   measured, as if in `skip(…)`. `Parameters<T>` is measured by its
+///   `Debug`, like any argument (so `T` needs `Debug`, or `skip`).
+/// - A result written `Json<T>` or `Result<Json<T>, E>` is measured as the
+///   length of `T`'s JSON text (`T: Serialize`): the structured content
+///   rmcp sends.
+/// - With the `rmcp` feature of `monitor-core`,
+///   `Ok(CallToolResult { is_error: Some(true), .. })` is recorded as an
+///   error whose message is its first text content, a successful
+///   `CallToolResult` is measured as its JSON text, and `Err(ErrorData)` is
+///   classified by its JSON-RPC code.
+///
+/// The macro sees tokens, not types: like rmcp's own macros, it recognises
+/// `#[tool]` and these types by the last segment of their path (types with
+/// generic arguments), whatever the path before it. An alias such as
+/// `type Ctx = RequestContext<RoleServer>` is not recognised, and a type of
+/// your own named `Peer<…>` or `Json<…>` is treated as rmcp's.
 ///
 /// # What it expands to
 ///
@@ -146,9 +201,13 @@ use proc_macro::TokenStream;
 ///             // Chosen by type (autoref specialization): a `Result` or a plain
 ///             // value; the error's classification and message.
 ///             let outcome = {
-///                 use private::{ClassifyOutcome as _, ErrorMessage as _, SplitResult as _};
+///                 use private::{ClassifyOutcome as _, ErrorMessage as _};
+///                 use private::{ReturnedOutcome as _, SplitResult as _};
 ///                 match (&&private::Split(&value)).__monitor_split() {
-///                     Ok(ok) => private::success(&mut guard, private::output_len(ok)),
+///                     // A value may decide the outcome (rmcp's `CallToolResult`).
+///                     Ok(ok) => (&&private::Returned(ok))
+///                         .__monitor_returned(&mut guard, true)
+///                         .unwrap_or_else(|| private::success(&mut guard, private::output_len(ok))),
 ///                     Err(err) => (&&&&&&&private::Classify(err))
 ///                         .__monitor_classify((&&&private::Message(err)).__monitor_message()),
 ///                 }
@@ -198,7 +257,9 @@ use proc_macro::TokenStream;
 ///
 /// Leave arguments out of the input size, and out of the `Debug`
 /// requirement. A pattern argument is skipped by naming any binding in it.
-/// `skip_all` measures no argument at all.
+/// `skip_all` measures nothing and touches no `Debug` at all: no argument,
+/// and not the result either (as `skip_output`). It is the cheapest setting:
+/// the call costs two clock reads and a few stores.
 ///
 /// ```
 /// use monitor_core::{global_monitor, monitored_tool};
@@ -211,15 +272,16 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// #[monitored_tool(skip_all)]
-/// fn ping(connection: &Connection) -> bool {
-///     true
+/// fn ping(connection: &Connection) -> Connection {
+///     Connection // no `Debug` needed for the result either
 /// }
 ///
 /// query(&Connection, "select 1");
 /// ping(&Connection);
 /// let monitor = global_monitor();
 /// assert_eq!(monitor.tool_stats("query").unwrap().avg_input_size_bytes, 10.0);
-/// assert_eq!(monitor.tool_stats("ping").unwrap().avg_input_size_bytes, 0.0);
+/// let ping = monitor.tool_stats("ping").unwrap();
+/// assert_eq!((ping.avg_input_size_bytes, ping.avg_output_size_bytes), (0.0, 0.0));
 /// ```
 ///
 /// ## `skip_output`
@@ -376,7 +438,9 @@ use proc_macro::TokenStream;
 /// `timeout` on a sync function, on a function that does not return a
 /// `Result` whose error converts from `TimeoutError`, or with a duration
 /// that does not parse; a `monitor` that is not a monitor; ids without
-/// `Display`; metadata without `Serialize`.
+/// `Display`; metadata without `Serialize`; a `Json<T>` result whose `T`
+/// is not `Serialize`; the attribute below rmcp's `#[tool]` without a
+/// `name`.
 ///
 /// # Limits
 ///

@@ -5,6 +5,7 @@ use syn::{FnArg, ReturnType, Type};
 
 use crate::attr::Args;
 use crate::item::{self, Body, ToolFn};
+use crate::rmcp;
 
 /// Every problem with `args` on `tool`, folded into one error.
 pub(crate) fn check(args: &Args, tool: &ToolFn) -> syn::Result<()> {
@@ -38,6 +39,9 @@ pub(crate) fn check(args: &Args, tool: &ToolFn) -> syn::Result<()> {
         }
     }
     check_skip(args, tool, &mut errors);
+    if args.name.is_none() && stmts.is_some_and(|s| rmcp::is_tool_output(sig, s)) {
+        errors.push(below_tool());
+    }
     if let Some(timeout) = &args.timeout {
         let returns_future = stmts.is_some_and(|s| item::returned_future(sig, s).is_some());
         if sig.asyncness.is_none() && !returns_future {
@@ -60,6 +64,21 @@ pub(crate) fn check(args: &Args, tool: &ToolFn) -> syn::Result<()> {
         Some(errors) => Err(errors),
         None => Ok(()),
     }
+}
+
+/// Below rmcp's `#[tool]`, the attribute sees an `async fn` already turned
+/// into a fn returning `Box::pin(async move { … })`, and no longer sees the
+/// `#[tool(name = "…")]` that MCP clients call it by. The future itself
+/// would be timed correctly, so an explicit `name` is accepted; without one
+/// the stats would be keyed by a name no client uses. Points at our
+/// attribute, which is what has to move.
+fn below_tool() -> syn::Error {
+    syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "`#[monitored_tool]` must come before rmcp's `#[tool]`: below it, it cannot \
+         see the tool's MCP name; move `#[monitored_tool]` above `#[tool(...)]`, \
+         or give it `name = \"…\"`",
+    )
 }
 
 /// `skip(…)` names arguments that exist and are not `self`; `skip_all`
@@ -199,5 +218,20 @@ mod tests {
             }
         };
         assert_eq!(errors(quote!(timeout = "1s"), boxed), "");
+    }
+
+    #[test]
+    fn below_rmcp_tool_a_name_is_needed() {
+        let rewritten = quote! {
+            fn ping(&self) -> ::std::pin::Pin<Box<dyn ::std::future::Future<Output = String> + Send + '_>> {
+                Box::pin(async move { "pong".to_owned() })
+            }
+        };
+        let error = errors(quote!(), rewritten.clone());
+        assert!(
+            error.contains("must come before rmcp's `#[tool]`"),
+            "{error}"
+        );
+        assert_eq!(errors(quote!(name = "ping"), rewritten), "");
     }
 }
