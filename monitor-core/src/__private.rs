@@ -14,6 +14,7 @@ pub use crate::dispatch::{
 pub use crate::dispatch::{JsonOutput, Returned, ReturnedOutcome, json_output_len};
 #[cfg(feature = "tokio")]
 pub use crate::dispatch::{TimeoutResult, timed_out, timeout_outcome};
+pub use crate::fastlen::{Fast, FastLen, FastLenProbe};
 pub use crate::guard::{CallGuard, Outcome};
 pub use crate::monitor::AsMonitor;
 pub use crate::registry::Callsite;

@@ -34,6 +34,7 @@ mod classify;
 mod clock;
 mod context;
 mod dispatch;
+mod fastlen;
 mod guard;
 mod histogram;
 #[cfg(feature = "http")]

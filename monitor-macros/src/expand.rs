@@ -490,9 +490,15 @@ impl Gen<'_> {
             // no user code, so an error about `Debug` points at the argument
             // even when it is a hidden pattern argument.
             let value = Ident::new("__monitor_value", *span);
+            // Common types are measured without `fmt` (see `finish`).
+            let mixed_krate = &self.krate;
+            let fast = quote_spanned! {Span::mixed_site()=> {
+                use #mixed_krate::__private::FastLenProbe as _;
+                (&&&#mixed_krate::__private::Fast(#value)).__monitor_fast_len()
+            }};
             let call = quote_spanned! {*span=> {
                 let #value = &#ident;
-                #krate::__private::input_len(#value)
+                #fast.or_else(|| #krate::__private::input_len(#value))
             }};
             // `_name` arguments are measured too.
             quote_spanned! {Span::mixed_site()=>
@@ -595,7 +601,14 @@ impl Gen<'_> {
                 // `Json<T>` has no `Debug`: its `T` is measured as JSON.
                 quote_spanned!(at=> #krate_at::__private::json_output_len(&#ok.0))
             } else {
-                quote_spanned!(at=> #krate_at::__private::output_len(#ok))
+                // Common types (strings, integers, and `Vec`s, slices and
+                // `Option`s of them) are measured without `fmt`; the rest,
+                // and the `Debug` requirement's error, go to `output_len`.
+                let fast = quote_spanned! {Span::mixed_site()=>
+                    (&&&#krate::__private::Fast(#ok)).__monitor_fast_len()
+                };
+                let slow = quote_spanned!(at=> #krate_at::__private::output_len(#ok));
+                quote_spanned!(Span::mixed_site()=> #fast.or_else(|| #slow))
             }
         } else {
             quote_spanned!(Span::mixed_site()=> ::core::option::Option::Some(0))
@@ -619,7 +632,8 @@ impl Gen<'_> {
             __monitor_guard.stop();
             let __monitor_outcome = {
                 use #krate::__private::{
-                    ClassifyOutcome as _, ErrorMessage as _, ReturnedOutcome as _, SplitResult as _,
+                    ClassifyOutcome as _, ErrorMessage as _, FastLenProbe as _, ReturnedOutcome as _,
+                    SplitResult as _,
                 };
                 match (&&#krate::__private::Split(&__monitor_value)).__monitor_split() {
                     #success,

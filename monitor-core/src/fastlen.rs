@@ -1,0 +1,262 @@
+//! The length of `format!("{:?}", value)` for common types, computed
+//! without going through `core::fmt`.
+//!
+//! Formatting a `Vec<u32>` of ten through `fmt` costs more than the rest of
+//! a recorded call. For strings, integers, `bool` and slices, `Vec`s,
+//! arrays and `Option`s of them (behind any `&`, `Box`, `Rc` or `Arc`), the
+//! `Debug` length follows from the value directly. Everything else, and
+//! any string with a character `Debug` would escape other than `"` or `\`,
+//! goes through `fmt` as before: the result is always exactly the length of
+//! the `Debug` text.
+//!
+//! `#[monitored_tool]` asks [`FastLenProbe`] first (autoref
+//! specialization: a type without [`FastLen`] answers `None` at no cost)
+//! and falls back to the `Debug` path.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A type whose `Debug` length can be computed without formatting.
+pub trait FastLen {
+    /// The byte length of `format!("{self:?}")`, or `None` when only
+    /// formatting can tell.
+    fn fast_debug_len(&self) -> Option<u64>;
+}
+
+/// `"` + the text + `"`, when no character needs more than a backslash.
+impl FastLen for str {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        let mut len = self.len() as u64 + 2;
+        for &byte in self.as_bytes() {
+            match byte {
+                b'"' | b'\\' => len += 1,
+                // Printable ASCII is written as it is.
+                0x20..=0x7e => {}
+                // Control characters, DEL and non-ASCII text may be escaped
+                // in ways that only formatting knows.
+                _ => return None,
+            }
+        }
+        Some(len)
+    }
+}
+
+impl FastLen for String {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        self.as_str().fast_debug_len()
+    }
+}
+
+impl FastLen for bool {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        Some(if *self { 4 } else { 5 })
+    }
+}
+
+/// Decimal digits of `n`.
+#[inline]
+fn digits(n: u128) -> u64 {
+    u64::from(n.checked_ilog10().unwrap_or(0)) + 1
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl FastLen for $t {
+            #[inline]
+            fn fast_debug_len(&self) -> Option<u64> {
+                Some(digits(u128::from(*self)))
+            }
+        }
+    )*};
+}
+
+macro_rules! signed {
+    ($($t:ty),*) => {$(
+        impl FastLen for $t {
+            #[inline]
+            fn fast_debug_len(&self) -> Option<u64> {
+                Some(digits(u128::from(self.unsigned_abs())) + u64::from(*self < 0))
+            }
+        }
+    )*};
+}
+
+unsigned!(u8, u16, u32, u64, u128);
+signed!(i8, i16, i32, i64, i128);
+
+impl FastLen for usize {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        Some(digits(u128::try_from(*self).ok()?))
+    }
+}
+
+impl FastLen for isize {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        Some(digits(u128::try_from(self.unsigned_abs()).ok()?) + u64::from(*self < 0))
+    }
+}
+
+/// `[a, b, c]`.
+impl<T: FastLen> FastLen for [T] {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        let mut len = 2 + 2 * (self.len().saturating_sub(1) as u64);
+        for item in self {
+            len += item.fast_debug_len()?;
+        }
+        Some(len)
+    }
+}
+
+impl<T: FastLen> FastLen for Vec<T> {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        self.as_slice().fast_debug_len()
+    }
+}
+
+impl<T: FastLen, const N: usize> FastLen for [T; N] {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        self.as_slice().fast_debug_len()
+    }
+}
+
+/// `None` or `Some(x)`.
+impl<T: FastLen> FastLen for Option<T> {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        match self {
+            None => Some(4),
+            Some(value) => Some(6 + value.fast_debug_len()?),
+        }
+    }
+}
+
+/// Pointers whose `Debug` is their pointee's.
+macro_rules! transparent {
+    ($($p:ident),*) => {$(
+        impl<T: FastLen + ?Sized> FastLen for $p<T> {
+            #[inline]
+            fn fast_debug_len(&self) -> Option<u64> {
+                (**self).fast_debug_len()
+            }
+        }
+    )*};
+}
+
+transparent!(Box, Rc, Arc);
+
+impl<T: FastLen + ?Sized> FastLen for &T {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        (**self).fast_debug_len()
+    }
+}
+
+impl<T: FastLen + ?Sized> FastLen for &mut T {
+    #[inline]
+    fn fast_debug_len(&self) -> Option<u64> {
+        (**self).fast_debug_len()
+    }
+}
+
+/// A value whose `Debug` length is asked for.
+#[derive(Debug)]
+pub struct Fast<'a, T: ?Sized>(pub &'a T);
+
+/// `Some(length)` for a [`FastLen`] type that could tell, `None` for any
+/// other type (call as `(&&&Fast(value)).__monitor_fast_len()`).
+pub trait FastLenProbe {
+    /// The `Debug` length, if known without formatting.
+    fn __monitor_fast_len(&self) -> Option<u64>;
+}
+
+impl<T: FastLen + ?Sized> FastLenProbe for &&Fast<'_, T> {
+    #[inline]
+    fn __monitor_fast_len(&self) -> Option<u64> {
+        self.0.fast_debug_len()
+    }
+}
+
+impl<T: ?Sized> FastLenProbe for &Fast<'_, T> {
+    #[inline]
+    fn __monitor_fast_len(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::needless_borrow)] // the extra `&`s choose the impl, as in generated code
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same<T: FastLen + std::fmt::Debug + ?Sized>(value: &T) -> Result<(), TestCaseError> {
+        if let Some(fast) = value.fast_debug_len() {
+            prop_assert_eq!(fast, format!("{value:?}").len() as u64, "{:?}", value);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn lengths_equal_the_debug_text(
+            text in ".*",
+            ascii in "[ -~]*",
+            numbers in prop::collection::vec(any::<i64>(), 0..20),
+            small in prop::collection::vec(any::<u8>(), 0..20),
+            wide in any::<(u128, i128, usize, isize, u16, i16)>(),
+            maybe in prop::option::of(any::<i32>()),
+            flags in prop::collection::vec(any::<bool>(), 0..5),
+            words in prop::collection::vec("[a-z\"\\\\]{0,6}", 0..5),
+        ) {
+            same(text.as_str())?;
+            same(&text)?;
+            same(ascii.as_str())?;
+            prop_assert!(ascii.as_str().fast_debug_len().is_some());
+            same(&numbers)?;
+            same(numbers.as_slice())?;
+            same(&small)?;
+            same(&wide.0)?;
+            same(&wide.1)?;
+            same(&wide.2)?;
+            same(&wide.3)?;
+            same(&wide.4)?;
+            same(&wide.5)?;
+            same(&maybe)?;
+            same(&Some(Some(maybe)))?;
+            same(&flags)?;
+            same(&words)?;
+            same(&Box::new(words.clone()))?;
+            same(&Arc::new(text.clone()))?;
+            same(&[1u8, 2, 3])?;
+            same(&&&7u32)?;
+        }
+    }
+
+    #[test]
+    fn probes_fall_back_to_none_for_other_types() {
+        #[derive(Debug)]
+        struct Other;
+        assert_eq!((&&&Fast(&Other)).__monitor_fast_len(), None);
+        assert_eq!((&&&Fast(&0.5f64)).__monitor_fast_len(), None);
+        assert_eq!((&&&Fast("rust agents")).__monitor_fast_len(), Some(13));
+        assert_eq!((&&&Fast(&vec![1u32, 22])).__monitor_fast_len(), Some(7));
+        assert_eq!(
+            (&&&Fast("é")).__monitor_fast_len(),
+            None,
+            "non-ASCII goes through fmt"
+        );
+        assert_eq!(
+            i64::MIN.fast_debug_len(),
+            Some(format!("{:?}", i64::MIN).len() as u64)
+        );
+        assert_eq!(0u8.fast_debug_len(), Some(1));
+    }
+}
