@@ -1,7 +1,7 @@
 //! Bounded rings of compact records: the execution history and recent errors.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
@@ -136,6 +136,9 @@ pub(crate) struct OwnedRing {
     capacity: usize,
     /// Records ever appended; only the owner writes it.
     appended: AtomicU64,
+    /// Where the next record goes (`appended % capacity`, kept apart to
+    /// spare a division per call); only the owner touches it.
+    next: AtomicUsize,
     /// Records appended before this count were cleared: readers skip them.
     hidden_below: AtomicU64,
     entries: OnceLock<Box<[Entry]>>,
@@ -212,6 +215,7 @@ impl OwnedRing {
         Self {
             capacity,
             appended: AtomicU64::new(0),
+            next: AtomicUsize::new(0),
             hidden_below: AtomicU64::new(0),
             entries: OnceLock::new(),
         }
@@ -229,7 +233,14 @@ impl OwnedRing {
             .get_or_init(|| (0..self.capacity).map(|_| Entry::default()).collect());
         // Relaxed: only the owner writes `appended`.
         let appended = self.appended.load(Ordering::Relaxed);
-        let entry = &entries[usize::try_from(appended % self.capacity as u64).unwrap_or(0)];
+        let position = self.next.load(Ordering::Relaxed);
+        self.next.store(
+            if position + 1 == self.capacity { 0 } else { position + 1 },
+            Ordering::Relaxed,
+        );
+        let Some(entry) = entries.get(position) else {
+            return;
+        };
         let sequence = entry.sequence.load(Ordering::Relaxed);
         entry.sequence.store(sequence + 1, Ordering::Relaxed);
         // Release: readers that see any field below also see the odd sequence.
