@@ -235,7 +235,11 @@ impl OwnedRing {
         let appended = self.appended.load(Ordering::Relaxed);
         let position = self.next.load(Ordering::Relaxed);
         self.next.store(
-            if position + 1 == self.capacity { 0 } else { position + 1 },
+            if position + 1 == self.capacity {
+                0
+            } else {
+                position + 1
+            },
             Ordering::Relaxed,
         );
         let Some(entry) = entries.get(position) else {
