@@ -181,8 +181,14 @@ const SYSTEM_NAMES: &[&str] = &["SystemError", "OSError", "RuntimeError"];
 /// `core::num::error::ParseIntError` → `ParseIntError`,
 /// `alloc::boxed::Box<dyn core::error::Error>` → `Box`.
 pub(crate) fn short_type_name(type_name: &str) -> &str {
-    let path = type_name.split('<').next().unwrap_or(type_name);
-    path.rsplit("::").next().unwrap_or(path).trim()
+    // Single-character searches (memchr), not a `"::"` substring search:
+    // this runs on every failed call.
+    let path = type_name
+        .find('<')
+        .map_or(type_name, |end| &type_name[..end]);
+    path.rfind(':')
+        .map_or(path, |colon| &path[colon + 1..])
+        .trim()
 }
 
 /// The category an [`io::Error`] maps to, by its kind.

@@ -71,6 +71,7 @@ impl Pending {
 
     /// The finished execution, ending at the stop time if one was taken,
     /// else at `now()`.
+    #[inline]
     pub(crate) fn finish(self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
         let end = self.end.unwrap_or_else(now);
         let mut error_message = None;

@@ -527,6 +527,7 @@ impl ToolExecutionMonitor {
     }
 
     /// Records one execution: the hot path.
+    #[inline]
     pub(crate) fn record(&self, tool: &Arc<Tool>, finished: Finished) {
         let slot = thread::slot();
         let nanos = finished
