@@ -1,6 +1,8 @@
 //! The main example, run as a newcomer would: `cargo run --example agent`.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure
 
+mod common;
+
 use std::process::Command;
 
 const TOOLS: [&str; 8] = [
@@ -12,26 +14,6 @@ const TOOLS: [&str; 8] = [
     "fetch-url",
     "summarize",
     "write-report",
-];
-
-/// Keys of the reference's `ToolPerformanceStats.to_dict`.
-const STATS_KEYS: [&str; 16] = [
-    "avg_duration_ms",
-    "avg_input_size_bytes",
-    "avg_output_size_bytes",
-    "error_distribution",
-    "error_rate",
-    "failed_executions",
-    "last_execution",
-    "max_duration_ms",
-    "min_duration_ms",
-    "p95_duration_ms",
-    "p99_duration_ms",
-    "success_rate",
-    "successful_executions",
-    "tool_name",
-    "total_executions",
-    "trend_7d",
 ];
 
 fn agent(args: &[&str]) -> String {
@@ -92,7 +74,7 @@ fn json_has_the_reference_keys_for_every_tool() {
             .map(String::as_str)
             .collect();
         keys.sort_unstable();
-        assert_eq!(keys, STATS_KEYS, "{name}");
+        assert_eq!(keys, common::STATS_KEYS, "{name}");
         assert_eq!(tool["tool_name"], name.as_str());
     }
 }

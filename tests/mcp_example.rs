@@ -9,6 +9,8 @@
 //! --features rmcp` instead.
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -27,26 +29,6 @@ use mcp_server::{AddArgs, EchoArgs, SlowArgs, Sum};
 #[allow(dead_code)] // `main` and the tools run in the child process
 #[path = "../examples/mcp_server.rs"]
 mod mcp_server;
-
-/// Keys of the reference's `ToolPerformanceStats.to_dict`.
-const STATS_KEYS: [&str; 16] = [
-    "avg_duration_ms",
-    "avg_input_size_bytes",
-    "avg_output_size_bytes",
-    "error_distribution",
-    "error_rate",
-    "failed_executions",
-    "last_execution",
-    "max_duration_ms",
-    "min_duration_ms",
-    "p95_duration_ms",
-    "p99_duration_ms",
-    "success_rate",
-    "successful_executions",
-    "tool_name",
-    "total_executions",
-    "trend_7d",
-];
 
 /// How long one answer may take (the first build of `cargo run` included).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
@@ -277,7 +259,7 @@ fn an_mcp_client_over_stdio_reads_back_exactly_its_calls() {
         .map(|(tool, s)| {
             let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
             keys.sort_unstable();
-            assert_eq!(keys, STATS_KEYS, "{tool}");
+            assert_eq!(keys, common::STATS_KEYS, "{tool}");
             let count = |key: &str| s[key].as_u64().unwrap();
             (
                 tool.as_str(),

@@ -8,6 +8,26 @@ use std::fmt::Debug;
 
 use monitor_core::{ToolExecutionMetrics, ToolExecutionMonitor};
 
+/// Keys of the reference's `ToolPerformanceStats.to_dict`, sorted.
+pub(crate) const STATS_KEYS: [&str; 16] = [
+    "avg_duration_ms",
+    "avg_input_size_bytes",
+    "avg_output_size_bytes",
+    "error_distribution",
+    "error_rate",
+    "failed_executions",
+    "last_execution",
+    "max_duration_ms",
+    "min_duration_ms",
+    "p95_duration_ms",
+    "p99_duration_ms",
+    "success_rate",
+    "successful_executions",
+    "tool_name",
+    "total_executions",
+    "trend_7d",
+];
+
 /// The byte length of `format!("{value:?}")`: what the macro must record.
 pub(crate) fn debug_len<T: Debug + ?Sized>(value: &T) -> u64 {
     format!("{value:?}").len() as u64
