@@ -35,6 +35,14 @@ async fn fetch(id: u64, (a, b): (u8, u8)) -> Option<u64> {
     Some(id + u64::from(a) + u64::from(b))
 }
 
+/// Fails every time, measuring nothing: the error path of `skip_all`.
+#[monitored_tool(monitor = MONITOR, skip_all)]
+fn refuse(query: &str) -> Result<usize, std::io::Error> {
+    let _ = query;
+    // An `io::Error` made from a kind allocates nothing itself.
+    Err(std::io::ErrorKind::PermissionDenied.into())
+}
+
 fn poll_once<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
@@ -70,4 +78,22 @@ fn successful_calls_allocate_nothing_after_warm_up() {
         1_200
     );
     assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
+
+    // With `skip_all`, the error path allocates the error message once and
+    // nothing else (the history and the error list share it).
+    for _ in 0..200 {
+        assert!(refuse("x").is_err());
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..1_000 {
+        assert!(refuse("x").is_err());
+    }
+    let change = region.change();
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (1_000, 0),
+        "one allocation per failed call, its message: {change:?}"
+    );
+    let error = &MONITOR.recent_errors(Some("refuse"), 1)[0];
+    assert_eq!(error.error_message.as_deref(), Some("permission denied"));
 }
