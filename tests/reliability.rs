@@ -311,6 +311,30 @@ fn a_future_dropped_at_any_await_point_records_one_cancellation() {
     assert_eq!(statuses, want);
 }
 
+/// The same tool under another name, so its records do not mix with the
+/// exact list `five_steps` is checked against.
+#[monitored_tool(monitor = CANCEL, name = "dropped-by-panic")]
+async fn dropped_by_panic(label: u32) -> u32 {
+    YieldOnce(false).await;
+    label
+}
+
+#[test]
+fn a_future_dropped_by_a_callers_panic_is_cancelled_not_failed() {
+    let mut cx = Context::from_waker(Waker::noop());
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut future = Box::pin(dropped_by_panic(12_345));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        panic!("the caller fails, not the tool");
+    }));
+    assert!(unwound.is_err());
+    let records = CANCEL.recent_executions(Some("dropped-by-panic"), 100);
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.status, ExecutionStatus::Cancelled);
+    assert_eq!(record.error_category, None);
+}
+
 static RACE: LazyLock<ToolExecutionMonitor> = LazyLock::new(ToolExecutionMonitor::new);
 
 #[derive(Debug)]

@@ -11,7 +11,8 @@ use std::thread;
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::{Reading, process_clock};
 use crate::monitor::{
-    Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_start, with_global,
+    Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_generation, global_start,
+    with_global,
 };
 use crate::recent::Details;
 use crate::registry::Callsite;
@@ -50,6 +51,9 @@ pub(crate) struct Pending {
     pub(crate) memory_mb: Option<f64>,
     pub(crate) details: Option<Box<Details>>,
     pub(crate) measurement_failures: u32,
+    /// Set for a call re-stamped across a `set_global_monitor`: its
+    /// duration, which the re-stamped readings cannot always express.
+    pub(crate) duration_nanos: Option<u64>,
 }
 
 impl Pending {
@@ -62,6 +66,7 @@ impl Pending {
             memory_mb: None,
             details: None,
             measurement_failures: 0,
+            duration_nanos: None,
         }
     }
 
@@ -102,6 +107,9 @@ impl Pending {
             details: self.details,
             error_message,
             measurement_failures: self.measurement_failures,
+            duration_nanos: self
+                .duration_nanos
+                .unwrap_or_else(|| end.mono_nanos.saturating_sub(self.start.mono_nanos)),
         }
     }
 }
@@ -223,6 +231,9 @@ pub struct CallGuard<'m> {
     /// The target monitor reads the process's system clock, so the end time
     /// can be read without resolving the global monitor again.
     system_clock: bool,
+    /// The global monitor's generation at the start (0 for an explicit
+    /// monitor): a change means the call crossed a `set_global_monitor`.
+    generation: u64,
     pending: Option<Pending>,
 }
 
@@ -230,11 +241,13 @@ impl Callsite {
     /// Starts timing a call recorded in the global monitor.
     #[inline]
     pub fn start(&'static self) -> CallGuard<'static> {
+        let generation = global_generation();
         let (start, system_clock) = global_start();
         CallGuard {
             site: self,
             target: Target::Global,
             system_clock,
+            generation,
             pending: Some(Pending::new(start)),
         }
     }
@@ -246,6 +259,7 @@ impl Callsite {
             site: self,
             target: Target::Monitor(monitor),
             system_clock: monitor.uses_system_clock(),
+            generation: 0,
             pending: Some(Pending::new(monitor.now())),
         }
     }
@@ -333,6 +347,13 @@ impl CallGuard<'_> {
         };
         let site = self.site;
         match self.target {
+            Target::Global if global_generation() != self.generation => {
+                let pending = self.restamp(pending);
+                with_global(|monitor| {
+                    let pending = pending.ending_at(monitor.now());
+                    monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
+                });
+            }
             Target::Global => with_global(|monitor| {
                 monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
             }),
@@ -343,10 +364,52 @@ impl CallGuard<'_> {
     }
 }
 
+impl CallGuard<'_> {
+    /// For a call that crossed a `set_global_monitor`: its duration on the
+    /// clock it started with (0 unless that is the system clock, whose
+    /// readings compare across monitors), kept in `Pending::end` as a
+    /// duration from a zero start until the recording monitor re-stamps it.
+    #[cold]
+    fn restamp(&self, mut pending: Pending) -> Pending {
+        let duration = if self.system_clock {
+            let end = pending.end.unwrap_or_else(|| process_clock().now());
+            end.mono_nanos.saturating_sub(pending.start.mono_nanos)
+        } else {
+            0
+        };
+        pending.start = Reading::default();
+        pending.end = Some(Reading {
+            mono_nanos: duration,
+            wall_nanos: 0,
+        });
+        pending
+    }
+}
+
+impl Pending {
+    /// Re-stamps a call prepared by [`CallGuard::restamp`] so that it ends
+    /// at `end` of the recording monitor's clock.
+    fn ending_at(mut self, end: Reading) -> Self {
+        let duration = self.end.map_or(0, |e| e.mono_nanos);
+        self.duration_nanos = Some(duration);
+        self.start = Reading {
+            mono_nanos: end.mono_nanos.saturating_sub(duration),
+            wall_nanos: end
+                .wall_nanos
+                .saturating_sub(i64::try_from(duration).unwrap_or(i64::MAX)),
+        };
+        self.end = Some(end);
+        self
+    }
+}
+
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
+        // The generated code catches the tool's own panics and records them
+        // with `finish_panic`, so a guard dropped unfinished, even while the
+        // thread unwinds, was dropped by someone else: a cancellation.
         if self.pending.is_some() {
-            self.record(dropped_outcome());
+            self.record(Outcome::Cancelled);
         }
     }
 }

@@ -133,6 +133,7 @@ impl HttpConfig {
 /// # }
 /// ```
 #[derive(Debug)]
+#[must_use = "keep the handle to shut the server down; dropping it leaves the server running"]
 pub struct MetricsServer {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -195,9 +196,15 @@ async fn accept_loop(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
+    // Only an explicit shutdown stops the server: a dropped handle (the
+    // sender gone) leaves it serving until the runtime ends.
+    let mut detached = false;
     loop {
         tokio::select! {
-            _ = &mut stopped => break,
+            stop = &mut stopped, if !detached => match stop {
+                Ok(()) => break,
+                Err(_) => detached = true,
+            },
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else {
                     // A transient error (e.g. too many open files): back off.
@@ -304,11 +311,11 @@ fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
 }
 
 fn authorized(request: &Request<Incoming>, token: &str) -> bool {
-    let Some(given) = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-    else {
+    let Some(given) = request.headers().get(header::AUTHORIZATION).and_then(|v| {
+        let v = v.as_bytes();
+        // The scheme is case-insensitive (RFC 7235), the token is not.
+        (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+    }) else {
         return false;
     };
     // Compare in time independent of where the first difference is.

@@ -68,8 +68,8 @@ pub use metrics::ToolExecutionMetrics;
 #[cfg(feature = "metrics")]
 pub use metrics_bridge::MetricsBridge;
 pub use monitor::{
-    MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME, ToolExecutionMonitor,
-    ToolExecutionMonitorBuilder, global_monitor, set_global_monitor,
+    MAX_CAPACITY, MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME,
+    ToolExecutionMonitor, ToolExecutionMonitorBuilder, global_monitor, set_global_monitor,
 };
 pub use sink::{ExecutionEvent, MetricsSink};
 pub use stats::ToolPerformanceStats;

@@ -21,6 +21,11 @@ use crate::thread::{self, ExecutionId};
 
 pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 
+/// The largest history, error-list or sink-queue capacity: 262 144
+/// entries (about 32 MiB of history per recording thread). Larger requests
+/// are cut to it rather than failing on the first call.
+pub const MAX_CAPACITY: usize = 1 << 18;
+
 /// Error messages are cut to this many bytes (on a char boundary), so one
 /// huge error cannot blow up memory.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
@@ -139,16 +144,22 @@ impl Default for ToolExecutionMonitorBuilder {
 }
 
 impl ToolExecutionMonitorBuilder {
-    /// How many executions the history keeps (default 10 000; 0 keeps none).
+    /// How many executions the history keeps (default 10 000; 0 keeps none;
+    /// at most [`MAX_CAPACITY`], larger values are cut to it).
+    ///
+    /// Memory: each thread that records holds a ring of this many entries
+    /// (about 128 bytes each, allocated on its first call), so that
+    /// recording never takes a lock; 10 000 entries are about 1.3 MB per
+    /// recording thread.
     pub fn history_capacity(mut self, capacity: usize) -> Self {
-        self.history_capacity = capacity;
+        self.history_capacity = capacity.min(MAX_CAPACITY);
         self
     }
 
     /// How many failed executions the error list keeps (default 1 000; 0
-    /// keeps none).
+    /// keeps none; at most [`MAX_CAPACITY`]).
     pub fn error_capacity(mut self, capacity: usize) -> Self {
-        self.error_capacity = capacity;
+        self.error_capacity = capacity.min(MAX_CAPACITY);
         self
     }
 
@@ -192,7 +203,7 @@ impl ToolExecutionMonitorBuilder {
     /// Should the thread fail to start, the sink runs inline.
     pub fn background_sink(mut self, sink: Arc<dyn MetricsSink>, capacity: usize) -> Self {
         self.sink = Some(sink);
-        self.sink_queue = Some(capacity);
+        self.sink_queue = Some(capacity.clamp(1, MAX_CAPACITY));
         self
     }
 
@@ -233,6 +244,8 @@ pub(crate) struct Finished {
     pub(crate) details: Option<Box<Details>>,
     pub(crate) error_message: Option<Arc<str>>,
     pub(crate) measurement_failures: u32,
+    /// `end - start` on the clock that timed the call.
+    pub(crate) duration_nanos: u64,
 }
 
 impl ToolExecutionMonitor {
@@ -530,10 +543,7 @@ impl ToolExecutionMonitor {
     #[inline]
     pub(crate) fn record(&self, tool: &Arc<Tool>, finished: Finished) {
         let slot = thread::slot();
-        let nanos = finished
-            .end
-            .mono_nanos
-            .saturating_sub(finished.start.mono_nanos);
+        let nanos = finished.duration_nanos;
         let sample = Sample {
             status: finished.status,
             category: finished.category,
@@ -667,7 +677,13 @@ pub fn global_monitor() -> Arc<ToolExecutionMonitor> {
 /// recorded in `monitor`.
 ///
 /// A call in flight while the monitor is replaced is recorded in the new
-/// monitor, with its duration measured by the new monitor's clock.
+/// monitor, stamped with the new monitor's clock as ending now; its
+/// duration is the one measured on the clock it started with when both
+/// monitors read the system clock, else 0 (the two clocks do not compare).
+///
+/// Threads that recorded into the old monitor keep a reference to it until
+/// their next call to a global tool (or until they end), so it is dropped
+/// then, on such a thread.
 ///
 /// # Examples
 ///
@@ -697,12 +713,21 @@ pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
 #[inline]
 pub(crate) fn global_start() -> (Reading, bool) {
     // Relaxed: a call racing with `set_global_monitor` may take its start
-    // from the previous monitor's clock, as documented there.
+    // from the previous monitor's clock; `CallGuard` re-stamps such a call.
     if GLOBAL_USES_SYSTEM_CLOCK.load(Ordering::Relaxed) {
         (process_clock().now(), true)
     } else {
         with_global(|m| (m.now(), m.uses_system_clock()))
     }
+}
+
+/// How many times the global monitor was replaced (plus one): a call that
+/// sees it change between start and end was in flight across a
+/// `set_global_monitor`.
+#[inline]
+pub(crate) fn global_generation() -> u64 {
+    // Acquire: pairs with the Release in `set_global_monitor`.
+    GENERATION.load(Ordering::Acquire)
 }
 
 /// Runs `f` with the global monitor, from this thread's cache when it is

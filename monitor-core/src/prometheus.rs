@@ -110,7 +110,9 @@ fn render(out: &mut String, series: &[Series]) -> std::fmt::Result {
                 s.name
             )?;
         }
-        let count = s.totals.executions();
+        // From the buckets themselves, so `+Inf` is never below a finite
+        // bucket when calls land while the counters are read.
+        let count = cumulative + s.totals.buckets[DURATION_BUCKETS_MS.len()];
         writeln!(
             out,
             "tool_execution_duration_seconds_bucket{{tool=\"{}\",le=\"+Inf\"}} {count}",

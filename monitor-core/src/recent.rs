@@ -98,8 +98,11 @@ impl Ring {
         } else if records.capacity() == records.len() {
             // Grow once, straight to the bound, so that a long run never
             // reallocates (and never allocates on the hot path after warm-up).
+            // Out of memory, the record is dropped rather than the call.
             let additional = self.capacity - records.len();
-            records.reserve_exact(additional);
+            if records.try_reserve_exact(additional).is_err() {
+                return;
+            }
         }
         records.push_back(record);
     }
@@ -228,9 +231,15 @@ impl OwnedRing {
         if self.capacity == 0 {
             return;
         }
-        let entries = self
-            .entries
-            .get_or_init(|| (0..self.capacity).map(|_| Entry::default()).collect());
+        let entries = self.entries.get_or_init(|| {
+            // Out of memory, the ring stays empty (records are dropped)
+            // rather than the call failing.
+            let mut entries = Vec::new();
+            if entries.try_reserve_exact(self.capacity).is_ok() {
+                entries.resize_with(self.capacity, Entry::default);
+            }
+            entries.into_boxed_slice()
+        });
         // Relaxed: only the owner writes `appended`.
         let appended = self.appended.load(Ordering::Relaxed);
         let position = self.next.load(Ordering::Relaxed);
@@ -423,8 +432,9 @@ impl OwnedRing {
     fn clear(&self) {
         // Acquire/Release: a reader that sees the new mark skips every
         // record appended before the clear.
+        // `fetch_max`: two concurrent clears never un-hide records.
         self.hidden_below
-            .store(self.appended.load(Ordering::Acquire), Ordering::Release);
+            .fetch_max(self.appended.load(Ordering::Acquire), Ordering::AcqRel);
     }
 }
 

@@ -4,6 +4,8 @@
 //! every tool's counters and of one history ring.
 
 use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -11,7 +13,10 @@ use std::sync::{Mutex, PoisonError};
 static NEXT_THREAD: AtomicU32 = AtomicU32::new(0);
 /// Slots never handed out yet start here; freed ones are reused first.
 static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
-static FREE_SLOTS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Freed slots, smallest first: a thread started after a burst of others
+/// (a blocking pool, say) still gets a low slot, which has a shard of its
+/// own, instead of the last one freed.
+static FREE_SLOTS: Mutex<BinaryHeap<Reverse<u32>>> = Mutex::new(BinaryHeap::new());
 
 /// A slot number that marks "no slot of its own": such a thread writes to
 /// the shared shard with atomic read-modify-writes.
@@ -31,7 +36,10 @@ impl ThreadState {
             .pop()
             // Relaxed: only uniqueness matters; the free list's mutex orders
             // a reused slot after its previous owner's last write.
-            .unwrap_or_else(|| NEXT_SLOT.fetch_add(1, Ordering::Relaxed));
+            .map_or_else(
+                || NEXT_SLOT.fetch_add(1, Ordering::Relaxed),
+                |Reverse(slot)| slot,
+            );
         Self {
             // Relaxed: only uniqueness matters.
             number: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
@@ -48,7 +56,7 @@ impl Drop for ThreadState {
         FREE_SLOTS
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(self.slot);
+            .push(Reverse(self.slot));
     }
 }
 

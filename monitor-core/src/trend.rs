@@ -50,10 +50,14 @@ impl Trend {
     #[inline]
     pub(crate) fn before_record(&self, wall_nanos: i64, counts: impl FnOnce() -> (u64, u64)) {
         // Relaxed: a stale read only sends us to the lock, which re-checks.
-        // Comparing against the end of the latest hour spares the division
-        // by an hour on every call.
+        // Comparing against the bounds of the latest hour spares a division
+        // by an hour on every call. A call up to an hour before it (a call
+        // that started just before the hour turned) counts in that hour.
         let current = self.current_hour.load(Ordering::Relaxed);
-        if wall_nanos < current.saturating_add(1).saturating_mul(NANOS_PER_HOUR) {
+        let start = current.saturating_mul(NANOS_PER_HOUR);
+        if wall_nanos < start.saturating_add(NANOS_PER_HOUR)
+            && wall_nanos >= start.saturating_sub(NANOS_PER_HOUR)
+        {
             return;
         }
         self.start_hour(hour_of(wall_nanos), counts);
@@ -62,11 +66,24 @@ impl Trend {
     #[cold]
     fn start_hour(&self, hour: i64, counts: impl FnOnce() -> (u64, u64)) {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        if hour <= self.current_hour.load(Ordering::Relaxed) {
+        let current = self.current_hour.load(Ordering::Relaxed);
+        if hour == current || hour == current.saturating_sub(1) {
             return;
         }
         if ring.is_empty() {
             ring.resize(SLOTS, None);
+        }
+        if hour < current {
+            // The wall clock went back (an NTP step, a manual change): the
+            // boundaries after `hour` are in a future that did not happen.
+            // Forget them, so that the calls from now on are counted in the
+            // windows that end now; those stamped in that future count as
+            // before this hour.
+            for slot in ring.iter_mut() {
+                if slot.is_some_and(|b| b.hour > hour) {
+                    *slot = None;
+                }
+            }
         }
         let (executions, successes) = counts();
         ring[slot(hour)] = Some(Boundary {
@@ -167,12 +184,14 @@ mod tests {
     #[test]
     fn no_calls_gives_zeros_and_clock_going_back_stays_sane() {
         assert_eq!(rates(&[], 5), vec![0.0; 7]);
-        // A call stamped in an earlier hour than the latest is counted in the
-        // latest hour; rates stay within 0..=100.
-        let got = rates(&[(500, true), (400, false), (500, true)], 500);
+        // A call stamped an hour before the latest counts in the latest.
+        let got = rates(&[(500, true), (499, false), (500, true)], 500);
         assert!((got[6] - 200.0 / 3.0).abs() < 1e-9, "{got:?}");
-        // The wall clock moved back by days after future calls: no panic.
-        let got = rates(&[(900, true), (100, false)], 100);
+        // The wall clock moved back by days after future calls: the calls
+        // after the step are counted in the windows that end now.
+        let got = rates(&[(900, true), (100, false), (100, false)], 100);
+        assert!(got[6].abs() < f64::EPSILON, "{got:?}");
+        let got = rates(&[(100, true), (124, true), (100, false)], 100);
         assert!(got.iter().all(|r| (0.0..=100.0).contains(r)), "{got:?}");
     }
 }

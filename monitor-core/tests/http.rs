@@ -121,6 +121,12 @@ async fn bad_requests_get_4xx_and_the_server_lives_on() {
 }
 
 #[tokio::test]
+async fn a_dropped_handle_leaves_the_server_running() {
+    let addr = serve(HttpConfig::default()).await.local_addr();
+    assert_eq!(get(addr, "/healthz", "").await.0, 200);
+}
+
+#[tokio::test]
 async fn a_bearer_token_guards_all_but_health() {
     let server = serve(HttpConfig::default().bearer_token("s3cret")).await;
     let addr = server.local_addr();

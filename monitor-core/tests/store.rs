@@ -298,6 +298,22 @@ fn odd_input_gives_documented_results() {
 }
 
 #[test]
+fn huge_capacities_are_cut_not_fatal() {
+    let monitor = ToolExecutionMonitor::builder()
+        .history_capacity(usize::MAX)
+        .error_capacity(usize::MAX)
+        .background_sink(Arc::new(Recorder::default()), usize::MAX)
+        .build();
+    monitor.create_execution_context("big").finish_classified(
+        ExecutionStatus::Error,
+        ErrorCategory::UnknownError,
+        "x",
+    );
+    assert_eq!(monitor.recent_executions(None, 10).len(), 1);
+    assert_eq!(monitor.recent_errors(None, 1).len(), 1);
+}
+
+#[test]
 fn wall_clock_jumps_keep_durations_and_trend_sane() {
     let (clock, monitor) = manual();
     for jump in [
