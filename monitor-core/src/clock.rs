@@ -120,14 +120,24 @@ impl ManualClock {
         }
     }
 
-    /// Moves both clocks forward by `by`.
+    /// Moves both clocks forward by `by` (saturating: the monotonic clock
+    /// never wraps back).
     pub fn advance(&self, by: Duration) {
         let nanos = duration_nanos(by);
         // Relaxed: each clock is one independent counter.
-        self.inner.monotonic.fetch_add(nanos, Ordering::Relaxed);
-        self.inner
+        let _ = self
+            .inner
+            .monotonic
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                Some(m.saturating_add(nanos))
+            });
+        let wall = i64::try_from(nanos).unwrap_or(i64::MAX);
+        let _ = self
+            .inner
             .wall_nanos
-            .fetch_add(i64::try_from(nanos).unwrap_or(i64::MAX), Ordering::Relaxed);
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(w.saturating_add(wall))
+            });
     }
 
     /// Moves only the wall clock, forward or back; durations are unaffected.

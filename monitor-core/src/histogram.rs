@@ -136,8 +136,9 @@ const SUB: usize = 1 << SUB_BITS;
 /// Values below this are counted exactly, one bucket per nanosecond.
 const LINEAR: u64 = 2 * SUB as u64;
 /// Largest power of two with its own buckets: 2^47 ns is about 39 hours;
-/// longer durations share the last bucket (their percentiles report the
-/// observed maximum).
+/// durations of 2^48 ns (about 78 hours) and more share the last bucket,
+/// whose percentile is its midpoint clamped to the observed minimum and
+/// maximum (so no longer within 1%).
 const MAX_EXPONENT: u32 = 47;
 const OCTAVES: usize = (MAX_EXPONENT - SUB_BITS) as usize; // exponents 7..=47
 /// Chunk 0 holds the linear buckets (two chunks' worth), then one chunk per octave.

@@ -370,6 +370,10 @@ fn percent_decode(input: &str) -> Option<String> {
         match bytes[i] {
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits exactly (`from_str_radix` alone takes `+1`).
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
@@ -418,6 +422,7 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c").as_deref(), Some("a b c"));
         assert_eq!(percent_decode("%"), None);
         assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(percent_decode("%+1"), None);
         assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
     }
 }
