@@ -51,9 +51,6 @@ pub(crate) struct Pending {
     pub(crate) memory_mb: Option<f64>,
     pub(crate) details: Option<Box<Details>>,
     pub(crate) measurement_failures: u32,
-    /// Set for a call re-stamped across a `set_global_monitor`: its
-    /// duration, which the re-stamped readings cannot always express.
-    pub(crate) duration_nanos: Option<u64>,
 }
 
 impl Pending {
@@ -66,7 +63,6 @@ impl Pending {
             memory_mb: None,
             details: None,
             measurement_failures: 0,
-            duration_nanos: None,
         }
     }
 
@@ -79,6 +75,20 @@ impl Pending {
     #[inline]
     pub(crate) fn finish(self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
         let end = self.end.unwrap_or_else(now);
+        let duration = end.mono_nanos.saturating_sub(self.start.mono_nanos);
+        let start_wall = self.start.wall_nanos;
+        self.finish_at(end, start_wall, duration, outcome)
+    }
+
+    /// The finished execution that ended at `end` after `duration_nanos`.
+    #[inline]
+    pub(crate) fn finish_at(
+        self,
+        end: Reading,
+        start_wall_nanos: i64,
+        duration_nanos: u64,
+        outcome: Outcome,
+    ) -> Finished {
         let mut error_message = None;
         let (status, category, output_bytes) = match outcome {
             Outcome::Success { output_bytes } => (ExecutionStatus::Success, None, output_bytes),
@@ -97,7 +107,7 @@ impl Pending {
         };
         Finished {
             id: self.id,
-            start: self.start,
+            start_wall_nanos,
             end,
             status,
             category,
@@ -107,9 +117,7 @@ impl Pending {
             details: self.details,
             error_message,
             measurement_failures: self.measurement_failures,
-            duration_nanos: self
-                .duration_nanos
-                .unwrap_or_else(|| end.mono_nanos.saturating_sub(self.start.mono_nanos)),
+            duration_nanos,
         }
     }
 }
@@ -348,10 +356,15 @@ impl CallGuard<'_> {
         let site = self.site;
         match self.target {
             Target::Global if global_generation() != self.generation => {
-                let pending = self.restamp(pending);
+                let duration = self.crossed_duration(&pending);
                 with_global(|monitor| {
-                    let pending = pending.ending_at(monitor.now());
-                    monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
+                    // Stamped by the recording monitor's clock, ending now.
+                    let end = monitor.now();
+                    let start_wall = end
+                        .wall_nanos
+                        .saturating_sub(i64::try_from(duration).unwrap_or(i64::MAX));
+                    let finished = pending.finish_at(end, start_wall, duration, outcome);
+                    monitor.record_site(site, finished);
                 });
             }
             Target::Global => with_global(|monitor| {
@@ -365,41 +378,17 @@ impl CallGuard<'_> {
 }
 
 impl CallGuard<'_> {
-    /// For a call that crossed a `set_global_monitor`: its duration on the
-    /// clock it started with (0 unless that is the system clock, whose
-    /// readings compare across monitors), kept in `Pending::end` as a
-    /// duration from a zero start until the recording monitor re-stamps it.
+    /// The duration of a call that crossed a `set_global_monitor`, on the
+    /// clock it started with: measurable only when that is the system
+    /// clock, whose readings compare across monitors; else 0.
     #[cold]
-    fn restamp(&self, mut pending: Pending) -> Pending {
-        let duration = if self.system_clock {
+    fn crossed_duration(&self, pending: &Pending) -> u64 {
+        if self.system_clock {
             let end = pending.end.unwrap_or_else(|| process_clock().now());
             end.mono_nanos.saturating_sub(pending.start.mono_nanos)
         } else {
             0
-        };
-        pending.start = Reading::default();
-        pending.end = Some(Reading {
-            mono_nanos: duration,
-            wall_nanos: 0,
-        });
-        pending
-    }
-}
-
-impl Pending {
-    /// Re-stamps a call prepared by [`CallGuard::restamp`] so that it ends
-    /// at `end` of the recording monitor's clock.
-    fn ending_at(mut self, end: Reading) -> Self {
-        let duration = self.end.map_or(0, |e| e.mono_nanos);
-        self.duration_nanos = Some(duration);
-        self.start = Reading {
-            mono_nanos: end.mono_nanos.saturating_sub(duration),
-            wall_nanos: end
-                .wall_nanos
-                .saturating_sub(i64::try_from(duration).unwrap_or(i64::MAX)),
-        };
-        self.end = Some(end);
-        self
+        }
     }
 }
 

@@ -234,7 +234,7 @@ impl ToolExecutionMonitorBuilder {
 #[derive(Debug)]
 pub(crate) struct Finished {
     pub(crate) id: ExecutionId,
-    pub(crate) start: Reading,
+    pub(crate) start_wall_nanos: i64,
     pub(crate) end: Reading,
     pub(crate) status: ExecutionStatus,
     pub(crate) category: Option<ErrorCategory>,
@@ -244,7 +244,7 @@ pub(crate) struct Finished {
     pub(crate) details: Option<Box<Details>>,
     pub(crate) error_message: Option<Arc<str>>,
     pub(crate) measurement_failures: u32,
-    /// `end - start` on the clock that timed the call.
+    /// How long the call ran, on the clock that timed it.
     pub(crate) duration_nanos: u64,
 }
 
@@ -553,7 +553,7 @@ impl ToolExecutionMonitor {
             end_wall_nanos: finished.end.wall_nanos,
         };
         tool.trend
-            .before_record(finished.start.wall_nanos, || tool.outcome_counts());
+            .before_record(finished.start_wall_nanos, || tool.outcome_counts());
         let (shard, writer) = tool.shard(slot);
         shard.record(&sample, writer);
         if finished.measurement_failures > 0 {
@@ -564,7 +564,7 @@ impl ToolExecutionMonitor {
         let record = Record {
             tool: tool.index,
             id: finished.id,
-            start_wall_nanos: finished.start.wall_nanos,
+            start_wall_nanos: finished.start_wall_nanos,
             end_wall_nanos: finished.end.wall_nanos,
             end_mono_nanos: finished.end.mono_nanos,
             duration_nanos: nanos,

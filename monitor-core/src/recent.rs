@@ -181,6 +181,7 @@ const HAS_DETAILS: u64 = 1 << 48;
 /// skipping it (it is being overwritten by newer records).
 const READ_RETRIES: usize = 8;
 
+#[inline]
 fn pack_meta(record: &Record) -> u64 {
     let category = record.category.map_or(0, |c| c.index() as u64 + 1);
     u64::from(record.tool)
