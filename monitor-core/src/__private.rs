@@ -16,15 +16,8 @@ pub use crate::dispatch::{JsonOutput, Returned, ReturnedOutcome, json_output_len
 pub use crate::dispatch::{TimeoutResult, timed_out, timeout_outcome};
 pub use crate::fastlen::{Fast, FastLen, FastLenProbe};
 pub use crate::guard::{CallGuard, Outcome};
-pub use crate::monitor::AsMonitor;
 pub use crate::registry::Callsite;
 pub use serde_json;
-
-/// The monitor behind anything that leads to one (`monitor = expr`).
-#[inline]
-pub fn as_monitor<M: AsMonitor + ?Sized>(monitor: &M) -> &crate::ToolExecutionMonitor {
-    monitor.as_monitor()
-}
 
 /// A `fmt::Write` that counts bytes and stores nothing.
 #[derive(Debug, Default)]

@@ -611,32 +611,6 @@ impl ToolExecutionMonitor {
     }
 }
 
-/// Anything that leads to a [`ToolExecutionMonitor`]: the monitor itself,
-/// `&ToolExecutionMonitor`, `Arc<ToolExecutionMonitor>`, a `static`
-/// `LazyLock<ToolExecutionMonitor>`, or any other pointer that derefs to
-/// one. Used by `#[monitored_tool(monitor = …)]`.
-pub trait AsMonitor {
-    /// The monitor.
-    fn as_monitor(&self) -> &ToolExecutionMonitor;
-}
-
-impl AsMonitor for ToolExecutionMonitor {
-    fn as_monitor(&self) -> &ToolExecutionMonitor {
-        self
-    }
-}
-
-impl<T> AsMonitor for T
-where
-    T: std::ops::Deref,
-    T::Target: AsMonitor,
-{
-    fn as_monitor(&self) -> &ToolExecutionMonitor {
-        (**self).as_monitor()
-    }
-}
-
-/// The global monitor, and a generation bumped each time it is replaced.
 /// The global monitor once `set_global_monitor` was called; `None` means
 /// the default one.
 static GLOBAL: RwLock<Option<Arc<ToolExecutionMonitor>>> = RwLock::new(None);
