@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::monitor::ToolExecutionMonitor;
@@ -48,6 +48,7 @@ pub struct HttpConfig {
     addr: SocketAddr,
     bearer_token: Option<String>,
     max_request_bytes: usize,
+    max_connections: usize,
 }
 
 impl fmt::Debug for HttpConfig {
@@ -59,6 +60,7 @@ impl fmt::Debug for HttpConfig {
                 &self.bearer_token.as_ref().map(|_| "<redacted>"),
             )
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -69,6 +71,7 @@ impl Default for HttpConfig {
             addr: DEFAULT_HTTP_ADDR,
             bearer_token: None,
             max_request_bytes: 16 * 1024,
+            max_connections: 64,
         }
     }
 }
@@ -90,6 +93,14 @@ impl HttpConfig {
     /// `/healthz`; a request without it gets 401.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// How many connections are served at once (default 64, at least 1);
+    /// further ones are closed as soon as they are accepted, so slow or
+    /// stuck clients cannot exhaust the process.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 
@@ -196,6 +207,7 @@ async fn accept_loop(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
     // Only an explicit shutdown stops the server: a dropped handle (the
     // sender gone) leaves it serving until the runtime ends.
     let mut detached = false;
@@ -211,6 +223,11 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // At the connection limit: close this one at once.
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    drop(stream);
+                    continue;
+                };
                 let for_service = Arc::clone(&shared);
                 let service = service_fn(move |request| {
                     let shared = Arc::clone(&for_service);
@@ -221,7 +238,11 @@ async fn accept_loop(
                     .header_read_timeout(HEADER_TIMEOUT)
                     .max_buf_size(shared.config.max_request_bytes)
                     .serve_connection(TokioIo::new(stream), service);
-                tokio::spawn(graceful.watch(connection));
+                let served = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = served.await;
+                    drop(permit);
+                });
             }
         }
     }
