@@ -142,15 +142,15 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
     }
     assert!(refused, "a third connection is closed without an answer");
     drop(idle);
-    let mut served = false;
+    let mut answered = false;
     for _ in 0..200 {
         if get(addr, "/healthz", "").await.0 == 200 {
-            served = true;
+            answered = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(served, "permits come back when clients leave");
+    assert!(answered, "permits come back when clients leave");
     server.shutdown().await;
 }
 
