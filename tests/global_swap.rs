@@ -3,6 +3,8 @@
 //! monitor is process-wide).
 #![allow(clippy::unwrap_used, clippy::float_cmp)] // tests: a panic is a failure; exact floats are the point
 
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -12,25 +14,9 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use monitor_core::{ManualClock, ToolExecutionMonitor, monitored_tool, set_global_monitor};
 
-/// Returns after one `Pending`, so a test can swap monitors in between.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 #[monitored_tool(name = "in-flight")]
 async fn in_flight() -> u8 {
-    YieldOnce(false).await;
+    common::YieldOnce::default().await;
     7
 }
 

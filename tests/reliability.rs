@@ -2,6 +2,8 @@
 //! never leaks argument content.
 #![allow(clippy::unwrap_used, clippy::float_cmp)] // tests: a panic is a failure; exact floats are the point
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
@@ -261,26 +263,10 @@ fn poisoned_locks_and_a_panicking_drop_do_not_stop_monitoring() {
 
 static CANCEL: LazyLock<ToolExecutionMonitor> = LazyLock::new(ToolExecutionMonitor::new);
 
-/// Yields `steps` times: a future with that many await points.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 #[monitored_tool(monitor = CANCEL)]
 async fn five_steps(label: u32) -> u32 {
     for _ in 0..5 {
-        YieldOnce(false).await;
+        common::YieldOnce::default().await;
     }
     label
 }
@@ -315,7 +301,7 @@ fn a_future_dropped_at_any_await_point_records_one_cancellation() {
 /// exact list `five_steps` is checked against.
 #[monitored_tool(monitor = CANCEL, name = "dropped-by-panic")]
 async fn dropped_by_panic(label: u32) -> u32 {
-    YieldOnce(false).await;
+    common::YieldOnce::default().await;
     label
 }
 

@@ -82,3 +82,24 @@ macro_rules! twins {
         }
     };
 }
+
+/// A future that is `Pending` once (waking itself), then `Ready`: one
+/// await point, at which a test can drop the future or change the world.
+#[derive(Debug, Default)]
+pub(crate) struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
