@@ -47,10 +47,12 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 /// [`recent_errors`](Self::recent_errors) and
 /// [`duration_histogram`](Self::duration_histogram).
 ///
-/// Recording is lock-free on the success path: each thread bumps relaxed
-/// atomics in its own shard of the tool's counters and appends to its own
-/// history ring. Readers copy; they never block a writer for longer than
-/// the copy of one ring.
+/// Recording is lock-free on the success path for the first
+/// [`shards`](ToolExecutionMonitorBuilder::shards) live threads: each
+/// writes plain relaxed atomics in its own shard of the tool's counters
+/// and appends to its own history ring. Threads beyond that share one more
+/// shard (atomic adds) and one mutex-guarded ring. Readers copy; they never
+/// block a writer for longer than the copy of one ring.
 ///
 /// # Examples
 ///

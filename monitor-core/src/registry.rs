@@ -130,12 +130,6 @@ impl Callsite {
         }
     }
 
-    /// The tool name of this call site.
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     #[inline]
     fn id(&self) -> u32 {
         // Relaxed: the id is only a number; nothing is published with it.

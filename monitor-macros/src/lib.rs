@@ -178,8 +178,13 @@ use proc_macro::TokenStream;
 ///
 /// fn add(a: u32, b: u32) -> u32 {
 ///     // Measured before the clock starts; `skip(…)` leaves arguments out.
-///     let input_a = private::input_len(&a);
-///     let input_b = private::input_len(&b);
+///     // Strings, integers and `Vec`s/`Option`s of them are measured without
+///     // `fmt` (autoref specialization); anything else through `Debug`.
+///     use private::FastLenProbe as _;
+///     let input_a = (&&&private::Fast(&a)).__monitor_fast_len()
+///         .or_else(|| private::input_len(&a));
+///     let input_b = (&&&private::Fast(&b)).__monitor_fast_len()
+///         .or_else(|| private::input_len(&b));
 ///     // `user_id = …`, `session_id = …` and `metadata(…)` are evaluated here.
 ///     let mut guard = {
 ///         static SITE: private::Callsite = private::Callsite::new("add");
@@ -207,7 +212,11 @@ use proc_macro::TokenStream;
 ///                     // A value may decide the outcome (rmcp's `CallToolResult`).
 ///                     Ok(ok) => (&&private::Returned(ok))
 ///                         .__monitor_returned(&mut guard, true)
-///                         .unwrap_or_else(|| private::success(&mut guard, private::output_len(ok))),
+///                         .unwrap_or_else(|| {
+///                             let len = (&&&private::Fast(ok)).__monitor_fast_len()
+///                                 .or_else(|| private::output_len(ok));
+///                             private::success(&mut guard, len)
+///                         }),
 ///                     Err(err) => (&&&&&&&private::Classify(err))
 ///                         .__monitor_classify((&&&private::Message(err)).__monitor_message()),
 ///                 }
