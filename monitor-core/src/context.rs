@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error};
-use crate::guard::{Outcome, Pending, cap_message, capped_message, dropped_outcome};
+use crate::guard::{Execution, Outcome, cap_message, capped_message, dropped_outcome};
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::Tool;
 
@@ -38,7 +38,8 @@ use crate::registry::Tool;
 pub struct ToolExecutionContext<'m> {
     monitor: &'m ToolExecutionMonitor,
     tool: Arc<Tool>,
-    pending: Option<Pending>,
+    execution: Execution,
+    recorded: bool,
     output_bytes: u64,
 }
 
@@ -46,7 +47,7 @@ impl fmt::Debug for ToolExecutionContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ToolExecutionContext")
             .field("tool", &self.tool.name)
-            .field("pending", &self.pending)
+            .field("execution", &self.execution)
             .finish_non_exhaustive()
     }
 }
@@ -55,7 +56,8 @@ impl<'m> ToolExecutionContext<'m> {
     pub(crate) fn new(monitor: &'m ToolExecutionMonitor, tool: Arc<Tool>) -> Self {
         Self {
             monitor,
-            pending: Some(Pending::new(monitor.now())),
+            execution: Execution::new(monitor.now()),
+            recorded: false,
             tool,
             output_bytes: 0,
         }
@@ -87,9 +89,7 @@ impl<'m> ToolExecutionContext<'m> {
 
     /// Sets the input size in bytes.
     pub fn set_input_size(&mut self, size_bytes: u64) {
-        if let Some(pending) = &mut self.pending {
-            pending.input_bytes = size_bytes;
-        }
+        self.execution.input_bytes = size_bytes;
     }
 
     /// Sets the output size in bytes (recorded for a success only; a failed
@@ -101,10 +101,8 @@ impl<'m> ToolExecutionContext<'m> {
     /// Sets the memory used, in MiB. A NaN, infinite or negative value is
     /// ignored (the field stays unset).
     pub fn set_memory_usage(&mut self, memory_mb: f64) {
-        if let Some(pending) = &mut self.pending {
-            if memory_mb.is_finite() && memory_mb >= 0.0 {
-                pending.memory_mb = Some(memory_mb);
-            }
+        if memory_mb.is_finite() && memory_mb >= 0.0 {
+            self.execution.memory_mb = Some(memory_mb);
         }
     }
 
@@ -168,22 +166,24 @@ impl<'m> ToolExecutionContext<'m> {
     }
 
     fn details(&mut self, edit: impl FnOnce(&mut crate::recent::Details)) {
-        if let Some(pending) = &mut self.pending {
-            edit(pending.details_mut());
-        }
+        edit(self.execution.details_mut());
     }
 
     fn record(&mut self, outcome: Outcome) {
-        if let Some(pending) = self.pending.take() {
-            let monitor = self.monitor;
-            monitor.record(&self.tool, pending.finish(|| monitor.now(), outcome));
+        if self.recorded {
+            return;
         }
+        self.recorded = true;
+        let monitor = self.monitor;
+        self.execution.set_outcome(outcome);
+        self.execution.end_at(|| monitor.now());
+        monitor.record(&self.tool, &mut self.execution);
     }
 }
 
 impl Drop for ToolExecutionContext<'_> {
     fn drop(&mut self) {
-        if self.pending.is_some() {
+        if !self.recorded {
             self.record(dropped_outcome());
         }
     }

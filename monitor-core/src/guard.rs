@@ -11,12 +11,10 @@ use std::thread;
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::{Reading, process_clock};
 use crate::monitor::{
-    Finished, MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_generation, global_start,
-    with_global,
+    MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_generation, global_start, with_global,
 };
 use crate::recent::Details;
 use crate::registry::Callsite;
-use crate::thread::{ExecutionId, next_execution_id};
 
 /// How a call ended, as generated code reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,28 +39,48 @@ pub enum Outcome {
     Cancelled,
 }
 
-/// The per-call fields both the macro's guard and the manual context fill.
+/// One execution, filled in place from its start to its end and recorded
+/// by reference, by the macro's guard and by the manual context alike.
+///
+/// It is never moved whole on the hot path: a copy reads back in wide loads
+/// what was just written in narrow stores, and such loads stall (the store
+/// cannot be forwarded). In the profile those copies cost more than the
+/// recording itself.
 #[derive(Debug)]
-pub(crate) struct Pending {
-    pub(crate) id: ExecutionId,
+pub(crate) struct Execution {
     pub(crate) start: Reading,
-    pub(crate) end: Option<Reading>,
+    /// Meaningful once `stopped`.
+    pub(crate) end: Reading,
+    pub(crate) stopped: bool,
+    pub(crate) status: ExecutionStatus,
+    pub(crate) category: Option<ErrorCategory>,
+    /// How long the call ran, on the clock that timed it; set at the end.
+    pub(crate) duration_nanos: u64,
     pub(crate) input_bytes: u64,
+    pub(crate) output_bytes: u64,
+    pub(crate) measurement_failures: u32,
     pub(crate) memory_mb: Option<f64>,
     pub(crate) details: Option<Box<Details>>,
-    pub(crate) measurement_failures: u32,
+    /// Shared by the history and the error list.
+    pub(crate) error_message: Option<Arc<str>>,
 }
 
-impl Pending {
+impl Execution {
+    #[inline]
     pub(crate) fn new(start: Reading) -> Self {
         Self {
-            id: next_execution_id(),
             start,
-            end: None,
+            end: start,
+            stopped: false,
+            status: ExecutionStatus::Success,
+            category: None,
+            duration_nanos: 0,
             input_bytes: 0,
+            output_bytes: 0,
+            measurement_failures: 0,
             memory_mb: None,
             details: None,
-            measurement_failures: 0,
+            error_message: None,
         }
     }
 
@@ -70,55 +88,66 @@ impl Pending {
         self.details.get_or_insert_with(Box::default)
     }
 
-    /// The finished execution, ending at the stop time if one was taken,
-    /// else at `now()`.
+    /// Stops the clock at `now`, unless it was stopped before.
     #[inline]
-    pub(crate) fn finish(self, now: impl FnOnce() -> Reading, outcome: Outcome) -> Finished {
-        let end = self.end.unwrap_or_else(now);
-        let duration = end.mono_nanos.saturating_sub(self.start.mono_nanos);
-        let start_wall = self.start.wall_nanos;
-        self.finish_at(end, start_wall, duration, outcome)
+    pub(crate) fn stop_at(&mut self, now: impl FnOnce() -> Reading) {
+        if !self.stopped {
+            self.end = now();
+            self.stopped = true;
+        }
     }
 
-    /// The finished execution that ended at `end` after `duration_nanos`.
+    /// Ends the execution at the stop time if one was taken, else at
+    /// `now()`.
     #[inline]
-    pub(crate) fn finish_at(
-        self,
-        end: Reading,
-        start_wall_nanos: i64,
-        duration_nanos: u64,
-        outcome: Outcome,
-    ) -> Finished {
-        let mut error_message = None;
-        let (status, category, output_bytes) = match outcome {
-            Outcome::Success { output_bytes } => (ExecutionStatus::Success, None, output_bytes),
+    pub(crate) fn end_at(&mut self, now: impl FnOnce() -> Reading) {
+        self.stop_at(now);
+        self.duration_nanos = self.end.mono_nanos.saturating_sub(self.start.mono_nanos);
+    }
+
+    /// Ends the execution at `end` (another clock's reading) after
+    /// `duration_nanos` measured on the clock it started with.
+    #[cold]
+    pub(crate) fn restamp(&mut self, end: Reading, duration_nanos: u64) {
+        self.start.wall_nanos = end
+            .wall_nanos
+            .saturating_sub(i64::try_from(duration_nanos).unwrap_or(i64::MAX));
+        self.end = end;
+        self.stopped = true;
+        self.duration_nanos = duration_nanos;
+    }
+
+    /// Takes the outcome's fields.
+    #[inline]
+    pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Success { output_bytes } => {
+                self.status = ExecutionStatus::Success;
+                self.output_bytes = output_bytes;
+            }
             Outcome::Failure {
                 status,
                 category,
                 message,
-            } => {
-                error_message = Some(message);
-                (status, Some(category), 0)
-            }
-            Outcome::Cancelled => {
-                error_message = Some(Arc::from(CANCELLED_MESSAGE));
-                (ExecutionStatus::Cancelled, None, 0)
-            }
-        };
-        Finished {
-            id: self.id,
-            start_wall_nanos,
-            end,
-            status,
-            category,
-            input_bytes: self.input_bytes,
-            output_bytes,
-            memory_mb: self.memory_mb,
-            details: self.details,
-            error_message,
-            measurement_failures: self.measurement_failures,
-            duration_nanos,
+            } => self.fail(status, Some(category), message),
+            Outcome::Cancelled => self.fail(
+                ExecutionStatus::Cancelled,
+                None,
+                Arc::from(CANCELLED_MESSAGE),
+            ),
         }
+    }
+
+    fn fail(
+        &mut self,
+        status: ExecutionStatus,
+        category: Option<ErrorCategory>,
+        message: Arc<str>,
+    ) {
+        self.status = status;
+        self.category = category;
+        self.output_bytes = 0;
+        self.error_message = Some(message);
     }
 }
 
@@ -239,10 +268,12 @@ pub struct CallGuard<'m> {
     /// The target monitor reads the process's system clock, so the end time
     /// can be read without resolving the global monitor again.
     system_clock: bool,
+    /// Recorded already: nothing is left for `Drop`.
+    recorded: bool,
     /// The global monitor's generation at the start (0 for an explicit
     /// monitor): a change means the call crossed a `set_global_monitor`.
     generation: u64,
-    pending: Option<Pending>,
+    execution: Execution,
 }
 
 impl Callsite {
@@ -255,8 +286,9 @@ impl Callsite {
             site: self,
             target: Target::Global,
             system_clock,
+            recorded: false,
             generation,
-            pending: Some(Pending::new(start)),
+            execution: Execution::new(start),
         }
     }
 
@@ -267,8 +299,9 @@ impl Callsite {
             site: self,
             target: Target::Monitor(monitor),
             system_clock: monitor.uses_system_clock(),
+            recorded: false,
             generation: 0,
-            pending: Some(Pending::new(monitor.now())),
+            execution: Execution::new(monitor.now()),
         }
     }
 }
@@ -277,26 +310,21 @@ impl CallGuard<'_> {
     /// Adds one measured argument's size; `None` if measuring it failed.
     #[inline]
     pub fn add_input_size(&mut self, bytes: Option<u64>) {
-        if let Some(pending) = &mut self.pending {
-            match bytes {
-                Some(bytes) => pending.input_bytes = pending.input_bytes.saturating_add(bytes),
-                None => pending.measurement_failures += 1,
-            }
+        let execution = &mut self.execution;
+        match bytes {
+            Some(bytes) => execution.input_bytes = execution.input_bytes.saturating_add(bytes),
+            None => execution.measurement_failures += 1,
         }
     }
 
     /// Sets the user id of this call.
     pub fn set_user_id(&mut self, user_id: String) {
-        if let Some(pending) = &mut self.pending {
-            pending.details_mut().user_id = Some(user_id);
-        }
+        self.execution.details_mut().user_id = Some(user_id);
     }
 
     /// Sets the session id of this call.
     pub fn set_session_id(&mut self, session_id: String) {
-        if let Some(pending) = &mut self.pending {
-            pending.details_mut().session_id = Some(session_id);
-        }
+        self.execution.details_mut().session_id = Some(session_id);
     }
 
     /// Adds one metadata entry; a value that failed to serialize is stored
@@ -306,32 +334,36 @@ impl CallGuard<'_> {
         key: &str,
         value: Result<serde_json::Value, E>,
     ) {
-        if let Some(pending) = &mut self.pending {
-            let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
-            pending.details_mut().metadata.insert(key.to_owned(), value);
-        }
+        let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        self.execution
+            .details_mut()
+            .metadata
+            .insert(key.to_owned(), value);
     }
 
     /// Stops the clock: what happens after (measuring the result) is not
     /// part of the call's duration.
     #[inline]
     pub fn stop(&mut self) {
-        let now = self.now();
-        if let Some(pending) = &mut self.pending {
-            pending.end.get_or_insert(now);
+        if !self.execution.stopped {
+            let now = self.now();
+            self.execution.stop_at(|| now);
         }
     }
 
     /// Records the call's outcome.
     #[inline]
     pub fn finish(mut self, outcome: Outcome) {
-        self.record(outcome);
+        self.execution.set_outcome(outcome);
+        self.record();
     }
 
     /// Records a call that panicked with `payload`; the caller then resumes
     /// the unwind.
     pub fn finish_panic(mut self, payload: &(dyn Any + Send)) {
-        self.record(panic_outcome(panic_message(payload)));
+        self.execution
+            .set_outcome(panic_outcome(panic_message(payload)));
+        self.record();
     }
 
     /// Records the error of a size measurement that panicked.
@@ -348,30 +380,38 @@ impl CallGuard<'_> {
         }
     }
 
+    /// Records the execution, whose outcome is set, in the target monitor.
     #[inline]
-    fn record(&mut self, outcome: Outcome) {
-        let Some(pending) = self.pending.take() else {
+    fn record(&mut self) {
+        if self.recorded {
             return;
-        };
+        }
+        self.recorded = true;
         let site = self.site;
         match self.target {
             Target::Global if global_generation() != self.generation => {
-                let duration = self.crossed_duration(&pending);
+                let duration = self.crossed_duration();
+                let execution = &mut self.execution;
                 with_global(|monitor| {
                     // Stamped by the recording monitor's clock, ending now.
-                    let end = monitor.now();
-                    let start_wall = end
-                        .wall_nanos
-                        .saturating_sub(i64::try_from(duration).unwrap_or(i64::MAX));
-                    let finished = pending.finish_at(end, start_wall, duration, outcome);
-                    monitor.record_site(site, finished);
+                    execution.restamp(monitor.now(), duration);
+                    monitor.record_site(site, execution);
                 });
             }
-            Target::Global => with_global(|monitor| {
-                monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
-            }),
+            Target::Global if self.system_clock => {
+                self.execution.end_at(|| process_clock().now());
+                with_global(|monitor| monitor.record_site(site, &mut self.execution));
+            }
+            Target::Global => {
+                let execution = &mut self.execution;
+                with_global(|monitor| {
+                    execution.end_at(|| monitor.now());
+                    monitor.record_site(site, execution);
+                });
+            }
             Target::Monitor(monitor) => {
-                monitor.record_site(site, pending.finish(|| monitor.now(), outcome));
+                self.execution.end_at(|| monitor.now());
+                monitor.record_site(site, &mut self.execution);
             }
         }
     }
@@ -382,10 +422,15 @@ impl CallGuard<'_> {
     /// clock it started with: measurable only when that is the system
     /// clock, whose readings compare across monitors; else 0.
     #[cold]
-    fn crossed_duration(&self, pending: &Pending) -> u64 {
+    fn crossed_duration(&self) -> u64 {
         if self.system_clock {
-            let end = pending.end.unwrap_or_else(|| process_clock().now());
-            end.mono_nanos.saturating_sub(pending.start.mono_nanos)
+            let execution = &self.execution;
+            let end = if execution.stopped {
+                execution.end
+            } else {
+                process_clock().now()
+            };
+            end.mono_nanos.saturating_sub(execution.start.mono_nanos)
         } else {
             0
         }
@@ -397,8 +442,9 @@ impl Drop for CallGuard<'_> {
         // The generated code catches the tool's own panics and records them
         // with `finish_panic`, so a guard dropped unfinished, even while the
         // thread unwinds, was dropped by someone else: a cancellation.
-        if self.pending.is_some() {
-            self.record(Outcome::Cancelled);
+        if !self.recorded {
+            self.execution.set_outcome(Outcome::Cancelled);
+            self.record();
         }
     }
 }

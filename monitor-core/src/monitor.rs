@@ -7,17 +7,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::classify::ExecutionStatus;
 use crate::clock::{Clock, ClockHandle, Reading, process_clock};
 use crate::context::ToolExecutionContext;
+use crate::guard::Execution;
 use crate::histogram::DurationHistogram;
 use crate::metrics::ToolExecutionMetrics;
-use crate::recent::{Details, History, Record, Ring, newest};
+use crate::recent::{History, Record, Ring, newest};
 use crate::registry::{Callsite, Registry, Tool};
-use crate::shard::Sample;
 use crate::sink::{BackgroundSink, ExecutionEvent, MetricsSink, QueuedEvent, SinkHandle};
 use crate::stats::ToolPerformanceStats;
-use crate::thread::{self, ExecutionId};
+use crate::thread;
 
 pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 
@@ -230,24 +230,6 @@ impl ToolExecutionMonitorBuilder {
             measurement_failures: AtomicU64::new(0),
         }
     }
-}
-
-/// One execution, ready to be recorded.
-#[derive(Debug)]
-pub(crate) struct Finished {
-    pub(crate) id: ExecutionId,
-    pub(crate) start_wall_nanos: i64,
-    pub(crate) end: Reading,
-    pub(crate) status: ExecutionStatus,
-    pub(crate) category: Option<ErrorCategory>,
-    pub(crate) input_bytes: u64,
-    pub(crate) output_bytes: u64,
-    pub(crate) memory_mb: Option<f64>,
-    pub(crate) details: Option<Box<Details>>,
-    pub(crate) error_message: Option<Arc<str>>,
-    pub(crate) measurement_failures: u32,
-    /// How long the call ran, on the clock that timed it.
-    pub(crate) duration_nanos: u64,
 }
 
 impl ToolExecutionMonitor {
@@ -536,75 +518,52 @@ impl ToolExecutionMonitor {
 
     /// Records one execution of a call site's tool.
     #[inline]
-    pub(crate) fn record_site(&self, site: &Callsite, finished: Finished) {
+    pub(crate) fn record_site(&self, site: &Callsite, execution: &mut Execution) {
         let tool = self.registry.for_site(site);
-        self.record(&tool, finished);
+        self.record(&tool, execution);
     }
 
-    /// Records one execution: the hot path.
+    /// Records one ended execution: the hot path. Takes its details and
+    /// message; reads the rest in place.
     #[inline]
-    pub(crate) fn record(&self, tool: &Arc<Tool>, finished: Finished) {
-        let slot = thread::slot();
-        let nanos = finished.duration_nanos;
-        let sample = Sample {
-            status: finished.status,
-            category: finished.category,
-            nanos,
-            input_bytes: finished.input_bytes,
-            output_bytes: finished.output_bytes,
-            end_wall_nanos: finished.end.wall_nanos,
-        };
+    pub(crate) fn record(&self, tool: &Arc<Tool>, execution: &mut Execution) {
+        let (slot, id) = thread::claim_id();
         tool.trend
-            .before_record(finished.start_wall_nanos, || tool.outcome_counts());
+            .before_record(execution.start.wall_nanos, || tool.outcome_counts());
         let (shard, writer) = tool.shard(slot);
-        shard.record(&sample, writer);
-        if finished.measurement_failures > 0 {
+        shard.record(execution, writer);
+        if execution.measurement_failures > 0 {
             // Relaxed: an independent counter.
             self.measurement_failures
-                .fetch_add(u64::from(finished.measurement_failures), Ordering::Relaxed);
+                .fetch_add(u64::from(execution.measurement_failures), Ordering::Relaxed);
         }
-        let record = Record {
-            tool: tool.index,
-            id: finished.id,
-            start_wall_nanos: finished.start_wall_nanos,
-            end_wall_nanos: finished.end.wall_nanos,
-            end_mono_nanos: finished.end.mono_nanos,
-            duration_nanos: nanos,
-            status: finished.status,
-            category: finished.category,
-            input_bytes: finished.input_bytes,
-            output_bytes: finished.output_bytes,
-            memory_mb: finished.memory_mb,
-            details: finished.details,
-            error_message: finished.error_message,
-        };
-        if record.status != ExecutionStatus::Success {
-            self.errors.push(record.clone());
+        if execution.status != ExecutionStatus::Success {
+            self.errors.push(Record::cloned(tool.index, id, execution));
         }
-        self.history.push(slot, record);
+        self.history.push(slot, tool.index, id, execution);
         match &self.sink {
             None => {}
-            Some(SinkHandle::Inline(sink)) => self.forward(sink.as_ref(), tool, &sample),
+            Some(SinkHandle::Inline(sink)) => self.forward(sink.as_ref(), tool, execution),
             Some(SinkHandle::Background(background)) => background.send(QueuedEvent {
                 tool: Arc::clone(tool),
-                status: sample.status,
-                category: sample.category,
-                duration: std::time::Duration::from_nanos(sample.nanos),
-                input_bytes: sample.input_bytes,
-                output_bytes: sample.output_bytes,
+                status: execution.status,
+                category: execution.category,
+                duration: std::time::Duration::from_nanos(execution.duration_nanos),
+                input_bytes: execution.input_bytes,
+                output_bytes: execution.output_bytes,
             }),
         }
     }
 
     #[inline(never)]
-    fn forward(&self, sink: &dyn MetricsSink, tool: &Tool, sample: &Sample) {
+    fn forward(&self, sink: &dyn MetricsSink, tool: &Tool, execution: &Execution) {
         let event = ExecutionEvent {
             tool,
-            status: sample.status,
-            category: sample.category,
-            duration: std::time::Duration::from_nanos(sample.nanos),
-            input_bytes: sample.input_bytes,
-            output_bytes: sample.output_bytes,
+            status: execution.status,
+            category: execution.category,
+            duration: std::time::Duration::from_nanos(execution.duration_nanos),
+            input_bytes: execution.input_bytes,
+            output_bytes: execution.output_bytes,
         };
         if catch_unwind(AssertUnwindSafe(|| sink.record_execution(&event))).is_err() {
             // Relaxed: an independent counter.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::wall_from_nanos;
+use crate::guard::Execution;
 use crate::metrics::ToolExecutionMetrics;
 use crate::thread::ExecutionId;
 
@@ -41,6 +42,48 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// The record of `execution`, sharing its details and message with it.
+    pub(crate) fn cloned(tool: u32, id: ExecutionId, execution: &Execution) -> Self {
+        Self::with_extra(
+            tool,
+            id,
+            execution,
+            execution.details.clone(),
+            execution.error_message.clone(),
+        )
+    }
+
+    /// The record of `execution`, taking its details and message.
+    fn taken(tool: u32, id: ExecutionId, execution: &mut Execution) -> Self {
+        let details = execution.details.take();
+        let error_message = execution.error_message.take();
+        Self::with_extra(tool, id, execution, details, error_message)
+    }
+
+    fn with_extra(
+        tool: u32,
+        id: ExecutionId,
+        execution: &Execution,
+        details: Option<Box<Details>>,
+        error_message: Option<Arc<str>>,
+    ) -> Self {
+        Self {
+            tool,
+            id,
+            start_wall_nanos: execution.start.wall_nanos,
+            end_wall_nanos: execution.end.wall_nanos,
+            end_mono_nanos: execution.end.mono_nanos,
+            duration_nanos: execution.duration_nanos,
+            status: execution.status,
+            category: execution.category,
+            input_bytes: execution.input_bytes,
+            output_bytes: execution.output_bytes,
+            memory_mb: execution.memory_mb,
+            details,
+            error_message,
+        }
+    }
+
     /// The order in which records finished.
     pub(crate) fn order_key(&self) -> (u64, u32, u64) {
         (self.end_mono_nanos, self.id.thread, self.id.sequence)
@@ -182,16 +225,17 @@ const HAS_DETAILS: u64 = 1 << 48;
 const READ_RETRIES: usize = 8;
 
 #[inline]
-fn pack_meta(record: &Record) -> u64 {
-    let category = record.category.map_or(0, |c| c.index() as u64 + 1);
-    u64::from(record.tool)
-        | (record.status.index() as u64) << 32
+fn pack_meta(tool: u32, execution: &Execution) -> u64 {
+    let category = execution.category.map_or(0, |c| c.index() as u64 + 1);
+    u64::from(tool)
+        | (execution.status.index() as u64) << 32
         | category << 40
-        | if record.details.is_some() || record.error_message.is_some() {
-            HAS_DETAILS
-        } else {
-            0
-        }
+        | if has_extra(execution) { HAS_DETAILS } else { 0 }
+}
+
+#[inline]
+fn has_extra(execution: &Execution) -> bool {
+    execution.details.is_some() || execution.error_message.is_some()
 }
 
 fn unpack_meta(meta: u64) -> (u32, ExecutionStatus, Option<ErrorCategory>, bool) {
@@ -225,10 +269,10 @@ impl OwnedRing {
         }
     }
 
-    /// Appends `record`. Only the thread holding this ring's slot may call
-    /// it.
+    /// Appends the record of `execution`, taking its details and message.
+    /// Only the thread holding this ring's slot may call it.
     #[inline]
-    pub(crate) fn push_as_owner(&self, mut record: Record) {
+    pub(crate) fn push_as_owner(&self, tool: u32, id: ExecutionId, execution: &mut Execution) {
         if self.capacity == 0 {
             return;
         }
@@ -261,38 +305,37 @@ impl OwnedRing {
         fence(Ordering::Release);
         let old_meta = entry.meta.load(Ordering::Relaxed);
         entry.index.store(appended, Ordering::Relaxed);
-        entry.meta.store(pack_meta(&record), Ordering::Relaxed);
-        entry.thread.store(record.id.thread, Ordering::Relaxed);
         entry
-            .id_sequence
-            .store(record.id.sequence, Ordering::Relaxed);
+            .meta
+            .store(pack_meta(tool, execution), Ordering::Relaxed);
+        entry.thread.store(id.thread, Ordering::Relaxed);
+        entry.id_sequence.store(id.sequence, Ordering::Relaxed);
         entry
             .start_wall_nanos
-            .store(record.start_wall_nanos, Ordering::Relaxed);
+            .store(execution.start.wall_nanos, Ordering::Relaxed);
         entry
             .end_wall_nanos
-            .store(record.end_wall_nanos, Ordering::Relaxed);
+            .store(execution.end.wall_nanos, Ordering::Relaxed);
         entry
             .end_mono_nanos
-            .store(record.end_mono_nanos, Ordering::Relaxed);
+            .store(execution.end.mono_nanos, Ordering::Relaxed);
         entry
             .duration_nanos
-            .store(record.duration_nanos, Ordering::Relaxed);
+            .store(execution.duration_nanos, Ordering::Relaxed);
         entry
             .input_bytes
-            .store(record.input_bytes, Ordering::Relaxed);
+            .store(execution.input_bytes, Ordering::Relaxed);
         entry
             .output_bytes
-            .store(record.output_bytes, Ordering::Relaxed);
+            .store(execution.output_bytes, Ordering::Relaxed);
         entry.memory_mb.store(
-            record.memory_mb.map_or(NO_MEMORY, f64::to_bits),
+            execution.memory_mb.map_or(NO_MEMORY, f64::to_bits),
             Ordering::Relaxed,
         );
-        if record.details.is_some() || record.error_message.is_some() || old_meta & HAS_DETAILS != 0
-        {
+        if has_extra(execution) || old_meta & HAS_DETAILS != 0 {
             *entry.extra.lock().unwrap_or_else(PoisonError::into_inner) = Extra {
-                details: record.details.take(),
-                error_message: record.error_message.take(),
+                details: execution.details.take(),
+                error_message: execution.error_message.take(),
             };
         }
         // Release: a reader that sees the even sequence sees every field.
@@ -395,11 +438,13 @@ impl History {
         }
     }
 
+    /// Appends the record of `execution` to the ring of `slot`, taking
+    /// its details and message.
     #[inline]
-    pub(crate) fn push(&self, slot: u32, record: Record) {
+    pub(crate) fn push(&self, slot: u32, tool: u32, id: ExecutionId, execution: &mut Execution) {
         match usize::try_from(slot).ok().and_then(|i| self.owned.get(i)) {
-            Some(ring) => ring.0.push_as_owner(record),
-            None => self.shared.push(record),
+            Some(ring) => ring.0.push_as_owner(tool, id, execution),
+            None => self.shared.push(Record::taken(tool, id, execution)),
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::guard::Execution;
 use crate::histogram::{DURATION_BUCKET_COUNT, LatencyHistogram, LatencySnapshot, duration_bucket};
 
 /// Who writes to a shard.
@@ -74,52 +75,47 @@ impl Default for Shard {
     }
 }
 
-/// What one finished execution adds to the counters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sample {
-    pub(crate) status: ExecutionStatus,
-    pub(crate) category: Option<ErrorCategory>,
-    pub(crate) nanos: u64,
-    pub(crate) input_bytes: u64,
-    pub(crate) output_bytes: u64,
-    pub(crate) end_wall_nanos: i64,
-}
-
 // Relaxed throughout: every field is an independent counter and readers
 // accept that a snapshot taken during calls is not one atomic view.
 impl Shard {
     #[inline]
-    pub(crate) fn record(&self, sample: &Sample, writer: Writer) {
+    pub(crate) fn record(&self, execution: &Execution, writer: Writer) {
         if let Writer::Owner { epoch } = writer {
             if self.epoch.load(Ordering::Relaxed) != epoch {
                 self.start_epoch(epoch);
             }
         }
-        add(&self.statuses[sample.status.index()], 1, writer);
-        if let Some(category) = sample.category {
+        add(&self.statuses[execution.status.index()], 1, writer);
+        if let Some(category) = execution.category {
             add(&self.categories[category.index()], 1, writer);
         }
-        add(&self.total_nanos, sample.nanos, writer);
+        add(&self.total_nanos, execution.duration_nanos, writer);
         // A load first: after warm-up the extremes rarely change, and a plain
         // load is much cheaper than the compare-exchange loop of fetch_min.
-        if sample.nanos < self.min_nanos.load(Ordering::Relaxed) {
-            self.min_nanos.fetch_min(sample.nanos, Ordering::Relaxed);
+        if execution.duration_nanos < self.min_nanos.load(Ordering::Relaxed) {
+            self.min_nanos
+                .fetch_min(execution.duration_nanos, Ordering::Relaxed);
         }
-        if sample.nanos > self.max_nanos.load(Ordering::Relaxed) {
-            self.max_nanos.fetch_max(sample.nanos, Ordering::Relaxed);
+        if execution.duration_nanos > self.max_nanos.load(Ordering::Relaxed) {
+            self.max_nanos
+                .fetch_max(execution.duration_nanos, Ordering::Relaxed);
         }
-        if sample.input_bytes != 0 {
-            add(&self.input_bytes, sample.input_bytes, writer);
+        if execution.input_bytes != 0 {
+            add(&self.input_bytes, execution.input_bytes, writer);
         }
-        if sample.output_bytes != 0 {
-            add(&self.output_bytes, sample.output_bytes, writer);
+        if execution.output_bytes != 0 {
+            add(&self.output_bytes, execution.output_bytes, writer);
         }
-        if sample.end_wall_nanos > self.last_wall_nanos.load(Ordering::Relaxed) {
+        if execution.end.wall_nanos > self.last_wall_nanos.load(Ordering::Relaxed) {
             self.last_wall_nanos
-                .store(sample.end_wall_nanos, Ordering::Relaxed);
+                .store(execution.end.wall_nanos, Ordering::Relaxed);
         }
-        add(&self.buckets[duration_bucket(sample.nanos)], 1, writer);
-        self.latency.record(sample.nanos, writer);
+        add(
+            &self.buckets[duration_bucket(execution.duration_nanos)],
+            1,
+            writer,
+        );
+        self.latency.record(execution.duration_nanos, writer);
     }
 
     /// The owner clears the counters of an older epoch, then publishes the

@@ -64,30 +64,28 @@ thread_local! {
     static STATE: ThreadState = ThreadState::new();
 }
 
-/// This thread's slot, or [`NO_SLOT`] while its thread-locals are being
-/// destroyed.
+/// This thread's slot and a fresh execution id, in one thread-local
+/// access. While the thread's locals are being destroyed: [`NO_SLOT`] and a
+/// fresh thread number with sequence 0, unique as well.
 #[inline]
-pub(crate) fn slot() -> u32 {
-    STATE.try_with(|s| s.slot).unwrap_or(NO_SLOT)
-}
-
-/// A process-unique execution id: (thread number, per-thread sequence).
-#[inline]
-pub(crate) fn next_execution_id() -> ExecutionId {
+pub(crate) fn claim_id() -> (u32, ExecutionId) {
     STATE
         .try_with(|s| {
             let sequence = s.sequence.get().wrapping_add(1);
             s.sequence.set(sequence);
-            ExecutionId {
+            let id = ExecutionId {
                 thread: s.number,
                 sequence,
-            }
+            };
+            (s.slot, id)
         })
-        // During thread-local destruction: a fresh thread number with
-        // sequence 0 is unique as well.
-        .unwrap_or_else(|_| ExecutionId {
-            thread: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
-            sequence: 0,
+        .unwrap_or_else(|_| {
+            let id = ExecutionId {
+                // Relaxed: only uniqueness matters.
+                thread: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
+                sequence: 0,
+            };
+            (NO_SLOT, id)
         })
 }
 
@@ -107,7 +105,7 @@ mod tests {
     fn ids_are_unique_across_threads() {
         let ids: Vec<ExecutionId> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| (0..1000).map(|_| next_execution_id()).collect::<Vec<_>>()))
+                .map(|_| s.spawn(|| (0..1000).map(|_| claim_id().1).collect::<Vec<_>>()))
                 .collect();
             handles
                 .into_iter()
@@ -126,7 +124,7 @@ mod tests {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     s.spawn(|| {
-                        let mine = slot();
+                        let mine = claim_id().0;
                         // All eight are alive at once here.
                         barrier.wait();
                         mine
