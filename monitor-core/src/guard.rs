@@ -351,16 +351,19 @@ impl CallGuard<'_> {
         }
     }
 
-    /// Records the call's outcome.
+    /// Records the call's outcome; later calls and the drop do nothing.
+    // By reference: taking the guard by value copies it (a memcpy on every
+    // call, even inlined, since its address escaped). Inlined, so that the
+    // outcome is written in place.
     #[inline]
-    pub fn finish(mut self, outcome: Outcome) {
+    pub fn finish(&mut self, outcome: Outcome) {
         self.execution.set_outcome(outcome);
         self.record();
     }
 
     /// Records a call that panicked with `payload`; the caller then resumes
     /// the unwind.
-    pub fn finish_panic(mut self, payload: &(dyn Any + Send)) {
+    pub fn finish_panic(&mut self, payload: &(dyn Any + Send)) {
         self.execution
             .set_outcome(panic_outcome(panic_message(payload)));
         self.record();
@@ -373,15 +376,26 @@ impl CallGuard<'_> {
 
     #[inline]
     fn now(&self) -> Reading {
+        if self.system_clock {
+            process_clock().now()
+        } else {
+            self.injected_now()
+        }
+    }
+
+    /// The target monitor's injected clock.
+    #[inline(never)]
+    fn injected_now(&self) -> Reading {
         match self.target {
-            _ if self.system_clock => process_clock().now(),
             Target::Global => with_global(ToolExecutionMonitor::now),
             Target::Monitor(monitor) => monitor.now(),
         }
     }
 
     /// Records the execution, whose outcome is set, in the target monitor.
-    #[inline]
+    /// Not inlined: one copy in the library serves every tool, and it takes
+    /// the guard by reference.
+    #[inline(never)]
     fn record(&mut self) {
         if self.recorded {
             return;
@@ -438,6 +452,7 @@ impl CallGuard<'_> {
 }
 
 impl Drop for CallGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // The generated code catches the tool's own panics and records them
         // with `finish_panic`, so a guard dropped unfinished, even while the
