@@ -27,18 +27,16 @@ pub trait FastLen {
 impl FastLen for str {
     #[inline]
     fn fast_debug_len(&self) -> Option<u64> {
-        let mut len = self.len() as u64 + 2;
+        // Branch-free, so that the loop vectorizes.
+        let mut escaped = 0;
+        let mut plain = true;
         for &byte in self.as_bytes() {
-            match byte {
-                b'"' | b'\\' => len += 1,
-                // Printable ASCII is written as it is.
-                0x20..=0x7e => {}
-                // Control characters, DEL and non-ASCII text may be escaped
-                // in ways that only formatting knows.
-                _ => return None,
-            }
+            escaped += u64::from(byte == b'"' || byte == b'\\');
+            // Printable ASCII is written as it is; control characters, DEL
+            // and non-ASCII text may be escaped in ways only `fmt` knows.
+            plain &= (0x20..=0x7e).contains(&byte);
         }
-        Some(len)
+        plain.then_some(self.len() as u64 + 2 + escaped)
     }
 }
 
@@ -56,10 +54,28 @@ impl FastLen for bool {
     }
 }
 
-/// Decimal digits of `n`.
-#[inline]
-fn digits(n: u128) -> u64 {
-    u64::from(n.checked_ilog10().unwrap_or(0)) + 1
+/// Decimal digits of an unsigned integer: one plus the number of powers of
+/// ten it reaches. Compares instead of a logarithm: they are independent of
+/// each other, so a slice of integers is measured in vector registers.
+macro_rules! digits {
+    ($t:ty, $n:expr) => {{
+        const POWERS: [$t; <$t>::MAX.ilog10() as usize] = {
+            let mut powers = [0; <$t>::MAX.ilog10() as usize];
+            let mut power: $t = 10;
+            let mut i = 0;
+            while i < powers.len() {
+                powers[i] = power;
+                power = power.wrapping_mul(10);
+                i += 1;
+            }
+            powers
+        };
+        let n: $t = $n;
+        1 + POWERS
+            .iter()
+            .map(|&power| u64::from(n >= power))
+            .sum::<u64>()
+    }};
 }
 
 macro_rules! unsigned {
@@ -67,39 +83,25 @@ macro_rules! unsigned {
         impl FastLen for $t {
             #[inline]
             fn fast_debug_len(&self) -> Option<u64> {
-                Some(digits(u128::from(*self)))
+                Some(digits!($t, *self))
             }
         }
     )*};
 }
 
 macro_rules! signed {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $u:ty),*) => {$(
         impl FastLen for $t {
             #[inline]
             fn fast_debug_len(&self) -> Option<u64> {
-                Some(digits(u128::from(self.unsigned_abs())) + u64::from(*self < 0))
+                Some(digits!($u, self.unsigned_abs()) + u64::from(*self < 0))
             }
         }
     )*};
 }
 
-unsigned!(u8, u16, u32, u64, u128);
-signed!(i8, i16, i32, i64, i128);
-
-impl FastLen for usize {
-    #[inline]
-    fn fast_debug_len(&self) -> Option<u64> {
-        Some(digits(u128::try_from(*self).ok()?))
-    }
-}
-
-impl FastLen for isize {
-    #[inline]
-    fn fast_debug_len(&self) -> Option<u64> {
-        Some(digits(u128::try_from(self.unsigned_abs()).ok()?) + u64::from(*self < 0))
-    }
-}
+unsigned!(u8, u16, u32, u64, u128, usize);
+signed!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize);
 
 /// `[a, b, c]`.
 impl<T: FastLen> FastLen for [T] {

@@ -11,7 +11,8 @@ use std::thread;
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::{Reading, process_clock};
 use crate::monitor::{
-    MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_generation, global_start, with_global,
+    MAX_ERROR_MESSAGE_BYTES, ToolExecutionMonitor, global_generation, global_now,
+    global_uses_system_clock, with_global,
 };
 use crate::recent::Details;
 use crate::registry::Callsite;
@@ -281,7 +282,14 @@ impl Callsite {
     #[inline]
     pub fn start(&'static self) -> CallGuard<'static> {
         let generation = global_generation();
-        let (start, system_clock) = global_start();
+        // Not through a helper returning both: a reading returned with a
+        // flag goes through memory, and the load of it stalls.
+        let system_clock = global_uses_system_clock();
+        let start = if system_clock {
+            process_clock().now()
+        } else {
+            global_now()
+        };
         CallGuard {
             site: self,
             target: Target::Global,
@@ -387,7 +395,7 @@ impl CallGuard<'_> {
     #[inline(never)]
     fn injected_now(&self) -> Reading {
         match self.target {
-            Target::Global => with_global(ToolExecutionMonitor::now),
+            Target::Global => global_now(),
             Target::Monitor(monitor) => monitor.now(),
         }
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use crate::classify::ExecutionStatus;
-use crate::clock::{Clock, ClockHandle, Reading, process_clock};
+use crate::clock::{Clock, ClockHandle, Reading};
 use crate::context::ToolExecutionContext;
 use crate::guard::Execution;
 use crate::histogram::DurationHistogram;
@@ -643,17 +643,19 @@ pub fn set_global_monitor(monitor: Arc<ToolExecutionMonitor>) {
     drop(previous);
 }
 
-/// The start time of a call recorded in the global monitor, and whether
-/// that monitor reads the system clock.
+/// Whether the global monitor reads the process's system clock, so that a
+/// call can read its start time without resolving the global monitor.
 #[inline]
-pub(crate) fn global_start() -> (Reading, bool) {
+pub(crate) fn global_uses_system_clock() -> bool {
     // Relaxed: a call racing with `set_global_monitor` may take its start
     // from the previous monitor's clock; `CallGuard` re-stamps such a call.
-    if GLOBAL_USES_SYSTEM_CLOCK.load(Ordering::Relaxed) {
-        (process_clock().now(), true)
-    } else {
-        with_global(|m| (m.now(), m.uses_system_clock()))
-    }
+    GLOBAL_USES_SYSTEM_CLOCK.load(Ordering::Relaxed)
+}
+
+/// The global monitor's injected clock.
+#[inline(never)]
+pub(crate) fn global_now() -> Reading {
+    with_global(ToolExecutionMonitor::now)
 }
 
 /// How many times the global monitor was replaced (plus one): a call that
