@@ -43,6 +43,24 @@ fn refuse(query: &str) -> Result<usize, std::io::Error> {
     Err(std::io::ErrorKind::PermissionDenied.into())
 }
 
+/// An error whose message changes with `code`.
+#[derive(Debug)]
+struct Refused(u32);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused with code {}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Fails every time with a message of its own per `code`.
+#[monitored_tool(monitor = MONITOR, skip_all)]
+fn refuse_with(code: u32) -> Result<usize, Refused> {
+    Err(Refused(code))
+}
+
 fn poll_once<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
@@ -79,9 +97,11 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     );
     assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
 
-    // With `skip_all`, the error path allocates the error message once and
-    // nothing else (the history and the error list share it).
+    // With `skip_all`, the error path allocates nothing but the error
+    // message (the history and the error list share it), and a message the
+    // same as the thread's last one is shared instead.
     for _ in 0..200 {
+        assert!(refuse_with(0).is_err());
         assert!(refuse("x").is_err());
     }
     let region = Region::new(GLOBAL);
@@ -91,9 +111,24 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     let change = region.change();
     assert_eq!(
         (change.allocations, change.reallocations),
-        (1_000, 0),
-        "one allocation per failed call, its message: {change:?}"
+        (0, 0),
+        "a repeated message is shared: {change:?}"
     );
     let error = &MONITOR.recent_errors(Some("refuse"), 1)[0];
     assert_eq!(error.error_message.as_deref(), Some("permission denied"));
+    let region = Region::new(GLOBAL);
+    for code in 1..=1_000 {
+        assert!(refuse_with(code).is_err());
+    }
+    let change = region.change();
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (1_000, 0),
+        "one allocation per new message: {change:?}"
+    );
+    let errors = MONITOR.recent_errors(Some("refuse-with"), 1);
+    assert_eq!(
+        errors.last().and_then(|e| e.error_message.as_deref()),
+        Some("refused with code 1000")
+    );
 }

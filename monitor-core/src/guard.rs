@@ -185,36 +185,58 @@ impl fmt::Write for Capped<'_> {
     }
 }
 
-thread_local! {
+/// Per-thread state for error messages.
+struct Messages {
     /// Where messages are formatted before their one allocation.
-    static MESSAGE_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+    buffer: String,
+    /// The last message made on this thread: the next one with the same
+    /// text shares it instead of allocating (a tool that fails keeps
+    /// failing the same way, as a rule).
+    last: Option<Arc<str>>,
 }
 
-/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it, in
-/// one allocation: it is formatted into a reused per-thread buffer first. A
-/// formatting impl that panics leaves a note instead of unwinding out of
-/// the instrumented function.
+thread_local! {
+    static MESSAGES: RefCell<Messages> = const {
+        RefCell::new(Messages {
+            buffer: String::new(),
+            last: None,
+        })
+    };
+}
+
+/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it: the
+/// last message of this thread if the text is the same, else one allocation
+/// (it is formatted into a reused per-thread buffer first). A formatting
+/// impl that panics leaves a note instead of unwinding out of the
+/// instrumented function.
 pub(crate) fn capped_message(write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) -> Arc<str> {
     let mut write = Some(write);
-    let mut format = |buffer: &mut String| -> Arc<str> {
+    let mut format = |buffer: &mut String, last: Option<&mut Option<Arc<str>>>| -> Arc<str> {
         buffer.clear();
         let Some(write) = write.take() else {
             return Arc::from("");
         };
         // A full buffer stops the formatting with an error; the text is kept.
-        match catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))) {
-            Ok(_) => Arc::from(buffer.as_str()),
-            Err(_) => Arc::from("<the error's formatting panicked>"),
+        if catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))).is_err() {
+            return Arc::from("<the error's formatting panicked>");
+        }
+        let Some(last) = last else {
+            return Arc::from(buffer.as_str());
+        };
+        match last {
+            Some(message) if **message == **buffer => Arc::clone(message),
+            _ => Arc::clone(last.insert(Arc::from(buffer.as_str()))),
         }
     };
-    let reused = MESSAGE_BUFFER.try_with(|cell| {
+    let reused = MESSAGES.try_with(|cell| {
         // Fails only when re-entered from inside a `Display` impl.
-        let mut buffer = cell.try_borrow_mut().ok()?;
-        Some(format(&mut buffer))
+        let mut messages = cell.try_borrow_mut().ok()?;
+        let Messages { buffer, last } = &mut *messages;
+        Some(format(buffer, Some(last)))
     });
     match reused {
         Ok(Some(message)) => message,
-        _ => format(&mut String::new()),
+        _ => format(&mut String::new(), None),
     }
 }
 
@@ -552,6 +574,19 @@ mod tests {
             &*capped_message(|out: &mut dyn fmt::Write| write!(out, "a{}", 1)),
             "a1"
         );
+    }
+
+    #[test]
+    fn a_repeated_message_is_shared_not_allocated_again() {
+        let make =
+            |text: &'static str| capped_message(|out: &mut dyn fmt::Write| out.write_str(text));
+        let first = make("denied");
+        let again = make("denied");
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = make("refused");
+        assert_eq!(&*other, "refused");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(!Arc::ptr_eq(&other, &make("denied")));
     }
 
     #[test]
