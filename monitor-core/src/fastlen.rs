@@ -21,6 +21,19 @@ pub trait FastLen {
     /// The byte length of `format!("{self:?}")`, or `None` when only
     /// formatting can tell.
     fn fast_debug_len(&self) -> Option<u64>;
+
+    /// The summed lengths of `items` (without the brackets and separators
+    /// of the slice), or `None` when only formatting can tell. Integers
+    /// override it to sum in narrow lanes.
+    #[inline]
+    fn fast_items_len(items: &[Self]) -> Option<u64>
+    where
+        Self: Sized,
+    {
+        items
+            .iter()
+            .try_fold(0u64, |sum, item| Some(sum + item.fast_debug_len()?))
+    }
 }
 
 /// `"` + the text + `"`, when no character needs more than a backslash.
@@ -55,8 +68,9 @@ impl FastLen for bool {
 }
 
 /// Decimal digits of an unsigned integer: one plus the number of powers of
-/// ten it reaches. Compares instead of a logarithm: they are independent of
-/// each other, so a slice of integers is measured in vector registers.
+/// ten (from a const table of the type's own width) it reaches. The
+/// compares are independent of each other, so a slice of integers is
+/// measured in vector registers, in lanes of the integer's own width.
 macro_rules! digits {
     ($t:ty, $n:expr) => {{
         const POWERS: [$t; <$t>::MAX.ilog10() as usize] = {
@@ -73,45 +87,77 @@ macro_rules! digits {
         let n: $t = $n;
         1 + POWERS
             .iter()
-            .map(|&power| u64::from(n >= power))
-            .sum::<u64>()
+            .map(|&power| u32::from(n >= power))
+            .sum::<u32>()
     }};
 }
 
-macro_rules! unsigned {
-    ($($t:ty),*) => {$(
-        impl FastLen for $t {
-            #[inline]
-            fn fast_debug_len(&self) -> Option<u64> {
-                Some(digits!($t, *self))
-            }
-        }
-    )*};
-}
+/// Elements summed per `u32` before widening: 2^16 lengths of at most 40
+/// bytes each fit.
+const NARROW_SUM: usize = 1 << 16;
 
-macro_rules! signed {
+macro_rules! integers {
     ($($t:ty => $u:ty),*) => {$(
         impl FastLen for $t {
             #[inline]
             fn fast_debug_len(&self) -> Option<u64> {
-                Some(digits!($u, self.unsigned_abs()) + u64::from(*self < 0))
+                Some(u64::from(Self::narrow_len(*self)))
+            }
+
+            #[inline]
+            fn fast_items_len(items: &[Self]) -> Option<u64> {
+                let mut total = 0;
+                for chunk in items.chunks(NARROW_SUM) {
+                    total += u64::from(chunk.iter().map(|&n| Self::narrow_len(n)).sum::<u32>());
+                }
+                Some(total)
+            }
+        }
+
+        impl NarrowLen for $t {
+            #[inline]
+            #[allow(unused_comparisons)] // `n < 0` of an unsigned type
+            fn narrow_len(n: Self) -> u32 {
+                digits!($u, n.unsigned_abs()) + u32::from(n < 0)
             }
         }
     )*};
 }
 
-unsigned!(u8, u16, u32, u64, u128, usize);
-signed!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize);
+/// The `Debug` length of an integer, as a `u32`.
+trait NarrowLen {
+    fn narrow_len(n: Self) -> u32;
+}
+
+/// `unsigned_abs` for unsigned types: the value itself.
+trait UnsignedAbs {
+    fn unsigned_abs(self) -> Self;
+}
+
+macro_rules! unsigned_abs {
+    ($($t:ty),*) => {$(
+        impl UnsignedAbs for $t {
+            #[inline]
+            fn unsigned_abs(self) -> Self {
+                self
+            }
+        }
+    )*};
+}
+
+unsigned_abs!(u8, u16, u32, u64, u128, usize);
+
+integers!(
+    u8 => u8, u16 => u16, u32 => u32, u64 => u64, u128 => u128, usize => usize,
+    i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usize
+);
 
 /// `[a, b, c]`.
 impl<T: FastLen> FastLen for [T] {
     #[inline]
     fn fast_debug_len(&self) -> Option<u64> {
-        let mut len = 2 + 2 * (self.len().saturating_sub(1) as u64);
-        for item in self {
-            len += item.fast_debug_len()?;
-        }
-        Some(len)
+        let separators = 2 + 2 * (self.len().saturating_sub(1) as u64);
+        Some(separators + T::fast_items_len(self)?)
     }
 }
 
@@ -240,6 +286,34 @@ mod tests {
             same(&[1u8, 2, 3])?;
             same(&&&7u32)?;
         }
+    }
+
+    #[test]
+    fn digits_are_exact_at_every_power_of_ten_and_bit_length() {
+        let mut edges = vec![0u64, u64::MAX];
+        for power in (0..20).map(|e| 10u64.pow(e)) {
+            edges.extend([power - 1, power, power + 1]);
+        }
+        for bit in 0..64 {
+            let value = 1u64 << bit;
+            edges.extend([value - 1, value, value + 1]);
+        }
+        for n in &edges {
+            let text = n.to_string().len() as u64;
+            assert_eq!(n.fast_debug_len(), Some(text), "{n}");
+            if let Ok(small) = u32::try_from(*n) {
+                assert_eq!(small.fast_debug_len(), Some(text), "{n}");
+                let negative = -i64::from(small);
+                assert_eq!(
+                    negative.fast_debug_len(),
+                    Some(negative.to_string().len() as u64)
+                );
+            }
+        }
+        assert_eq!(
+            edges.fast_debug_len(),
+            Some(format!("{edges:?}").len() as u64)
+        );
     }
 
     #[test]
