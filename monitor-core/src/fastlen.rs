@@ -289,6 +289,26 @@ mod tests {
     }
 
     #[test]
+    fn every_ascii_byte_at_every_word_position() {
+        for byte in 0..=0x7fu8 {
+            for len in [1, 7, 8, 9, 17] {
+                for at in 0..len {
+                    let mut text = vec![b'a'; len];
+                    text[at] = byte;
+                    let text = String::from_utf8(text).unwrap();
+                    let fast = text.as_str().fast_debug_len();
+                    assert_eq!(fast.is_some(), (0x20..=0x7e).contains(&byte), "{text:?}");
+                    if let Some(fast) = fast {
+                        assert_eq!(fast, format!("{text:?}").len() as u64, "{text:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!("\"\\".fast_debug_len(), Some(6));
+        assert_eq!("é".repeat(9).as_str().fast_debug_len(), None);
+    }
+
+    #[test]
     fn digits_are_exact_at_every_power_of_ten_and_bit_length() {
         let mut edges = vec![0u64, u64::MAX];
         for power in (0..20).map(|e| 10u64.pow(e)) {
