@@ -13,7 +13,7 @@ use crate::context::ToolExecutionContext;
 use crate::guard::Execution;
 use crate::histogram::DurationHistogram;
 use crate::metrics::ToolExecutionMetrics;
-use crate::recent::{History, Record, Ring, newest};
+use crate::recent::{History, Keep, Record, newest};
 use crate::registry::{Callsite, Registry, Tool};
 use crate::sink::{BackgroundSink, ExecutionEvent, MetricsSink, QueuedEvent, SinkHandle};
 use crate::stats::ToolPerformanceStats;
@@ -70,7 +70,10 @@ pub struct ToolExecutionMonitor {
     /// holds at least the last `history_capacity` records.
     history: History,
     history_capacity: usize,
-    errors: Ring,
+    /// Failed executions, kept as the history is: one ring per thread slot
+    /// and a shared one; their union holds at least the last
+    /// `error_capacity` failures.
+    errors: History,
     sink: Option<SinkHandle>,
     sink_failures: Arc<AtomicU64>,
     measurement_failures: AtomicU64,
@@ -224,7 +227,7 @@ impl ToolExecutionMonitorBuilder {
             registry: Registry::new(self.shards, self.max_tools),
             history: History::new(self.shards, self.history_capacity),
             history_capacity: self.history_capacity,
-            errors: Ring::new(self.error_capacity),
+            errors: History::new(self.shards, self.error_capacity),
             sink,
             sink_failures,
             measurement_failures: AtomicU64::new(0),
@@ -337,11 +340,8 @@ impl ToolExecutionMonitor {
             .now()
             .wall_nanos
             .saturating_sub(i64::from(hours).saturating_mul(NANOS_PER_HOUR));
-        let mut records = Vec::new();
-        self.errors.copy_where(
-            |r| r.start_wall_nanos > cutoff && tool.is_none_or(|t| r.tool == t),
-            &mut records,
-        );
+        let mut records = self.errors.newest();
+        records.retain(|r| r.start_wall_nanos > cutoff && tool.is_none_or(|t| r.tool == t));
         self.to_metrics(records, usize::MAX)
     }
 
@@ -455,7 +455,7 @@ impl ToolExecutionMonitor {
         } else {
             self.registry.all().iter().for_each(|tool| tool.reset());
             self.history.clear();
-            self.errors.retain(|_| false);
+            self.errors.clear();
         }
     }
 
@@ -538,9 +538,11 @@ impl ToolExecutionMonitor {
                 .fetch_add(u64::from(execution.measurement_failures), Ordering::Relaxed);
         }
         if execution.status != ExecutionStatus::Success {
-            self.errors.push(Record::cloned(tool.index, id, execution));
+            self.errors
+                .push(slot, tool.index, id, execution, Keep::Share);
         }
-        self.history.push(slot, tool.index, id, execution);
+        self.history
+            .push(slot, tool.index, id, execution, Keep::Take);
         match &self.sink {
             None => {}
             Some(SinkHandle::Inline(sink)) => self.forward(sink.as_ref(), tool, execution),

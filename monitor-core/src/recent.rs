@@ -1,7 +1,9 @@
 //! Bounded rings of compact records: the execution history and recent errors.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
@@ -42,31 +44,13 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// The record of `execution`, sharing its details and message with it.
-    pub(crate) fn cloned(tool: u32, id: ExecutionId, execution: &Execution) -> Self {
-        Self::with_extra(
-            tool,
-            id,
-            execution,
-            execution.details.clone(),
-            execution.error_message.clone(),
-        )
-    }
-
-    /// The record of `execution`, taking its details and message.
-    fn taken(tool: u32, id: ExecutionId, execution: &mut Execution) -> Self {
-        let details = execution.details.take();
-        let error_message = execution.error_message.take();
-        Self::with_extra(tool, id, execution, details, error_message)
-    }
-
-    fn with_extra(
-        tool: u32,
-        id: ExecutionId,
-        execution: &Execution,
-        details: Option<Box<Details>>,
-        error_message: Option<Arc<str>>,
-    ) -> Self {
+    /// The record of `execution`, with its details and message as `keep`
+    /// says.
+    fn new(tool: u32, id: ExecutionId, execution: &mut Execution, keep: Keep) -> Self {
+        let Extra {
+            details,
+            error_message,
+        } = Extra::of(execution, keep);
         Self {
             tool,
             id,
@@ -207,8 +191,16 @@ struct Entry {
     output_bytes: AtomicU64,
     /// `f64` bits; `NO_MEMORY` for none.
     memory_mb: AtomicU64,
-    /// Details and the error message: touched only by records that have one.
+    /// Details and the error message: read when `meta` says the record has
+    /// some. It may hold a message of an older record that `meta` hides:
+    /// kept until a record needs the lock, so that the common cases (no
+    /// message, or the message this entry holds already) take no lock.
     extra: Mutex<Extra>,
+    /// The address of the message `extra` holds (0 for none); only the
+    /// owner reads or writes it.
+    held_message: AtomicUsize,
+    /// Whether `extra` holds details; only the owner reads or writes it.
+    held_details: AtomicBool,
 }
 
 /// The parts of a record that are not fixed-size.
@@ -216,6 +208,34 @@ struct Entry {
 struct Extra {
     details: Option<Box<Details>>,
     error_message: Option<Arc<str>>,
+}
+
+/// Whether a ring takes an execution's details and message or shares them
+/// (the error list shares them with the history, which takes them last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    Take,
+    Share,
+}
+
+impl Extra {
+    fn of(execution: &mut Execution, keep: Keep) -> Self {
+        match keep {
+            Keep::Take => Self {
+                details: execution.details.take(),
+                error_message: execution.error_message.take(),
+            },
+            Keep::Share => Self {
+                details: execution.details.clone(),
+                error_message: execution.error_message.clone(),
+            },
+        }
+    }
+}
+
+/// The address of a message, to tell whether an entry holds it already.
+fn address(message: &Arc<str>) -> usize {
+    Arc::as_ptr(message).cast::<u8>().addr()
 }
 
 const NO_MEMORY: u64 = u64::MAX;
@@ -269,10 +289,16 @@ impl OwnedRing {
         }
     }
 
-    /// Appends the record of `execution`, taking its details and message.
-    /// Only the thread holding this ring's slot may call it.
+    /// Appends the record of `execution`, with its details and message as
+    /// `keep` says. Only the thread holding this ring's slot may call it.
     #[inline]
-    pub(crate) fn push_as_owner(&self, tool: u32, id: ExecutionId, execution: &mut Execution) {
+    pub(crate) fn push_as_owner(
+        &self,
+        tool: u32,
+        id: ExecutionId,
+        execution: &mut Execution,
+        keep: Keep,
+    ) {
         if self.capacity == 0 {
             return;
         }
@@ -303,7 +329,6 @@ impl OwnedRing {
         entry.sequence.store(sequence + 1, Ordering::Relaxed);
         // Release: readers that see any field below also see the odd sequence.
         fence(Ordering::Release);
-        let old_meta = entry.meta.load(Ordering::Relaxed);
         entry.index.store(appended, Ordering::Relaxed);
         entry
             .meta
@@ -332,11 +357,23 @@ impl OwnedRing {
             execution.memory_mb.map_or(NO_MEMORY, f64::to_bits),
             Ordering::Relaxed,
         );
-        if has_extra(execution) || old_meta & HAS_DETAILS != 0 {
-            *entry.extra.lock().unwrap_or_else(PoisonError::into_inner) = Extra {
-                details: execution.details.take(),
-                error_message: execution.error_message.take(),
-            };
+        // Relaxed: only this thread writes these two.
+        let message = execution.error_message.as_ref().map_or(0, address);
+        let held_details = entry.held_details.load(Ordering::Relaxed);
+        if execution.details.is_some()
+            || held_details
+            || (message != 0 && message != entry.held_message.load(Ordering::Relaxed))
+        {
+            let extra = Extra::of(execution, keep);
+            let has_details = extra.details.is_some();
+            let old = std::mem::replace(
+                &mut *entry.extra.lock().unwrap_or_else(PoisonError::into_inner),
+                extra,
+            );
+            entry.held_message.store(message, Ordering::Relaxed);
+            entry.held_details.store(has_details, Ordering::Relaxed);
+            // Dropped outside the lock.
+            drop(old);
         }
         // Release: a reader that sees the even sequence sees every field.
         entry.sequence.store(sequence + 2, Ordering::Release);
@@ -438,14 +475,26 @@ impl History {
         }
     }
 
-    /// Appends the record of `execution` to the ring of `slot`, taking
-    /// its details and message.
+    /// Appends the record of `execution` to the ring of `slot`, with its
+    /// details and message as `keep` says.
     #[inline]
-    pub(crate) fn push(&self, slot: u32, tool: u32, id: ExecutionId, execution: &mut Execution) {
+    pub(crate) fn push(
+        &self,
+        slot: u32,
+        tool: u32,
+        id: ExecutionId,
+        execution: &mut Execution,
+        keep: Keep,
+    ) {
         match usize::try_from(slot).ok().and_then(|i| self.owned.get(i)) {
-            Some(ring) => ring.0.push_as_owner(tool, id, execution),
-            None => self.shared.push(Record::taken(tool, id, execution)),
+            Some(ring) => ring.0.push_as_owner(tool, id, execution, keep),
+            None => self.shared.push(Record::new(tool, id, execution, keep)),
         }
+    }
+
+    /// Panics while holding the shared ring's lock (for tests of poisoning).
+    pub(crate) fn poison(&self) {
+        self.shared.poison();
     }
 
     /// The newest `capacity` records of all rings, in finishing order.
