@@ -44,8 +44,9 @@ pub fn debug_len<T: fmt::Debug + ?Sized>(value: &T) -> Option<u64> {
     .flatten()
 }
 
-/// Runs a sync tool's body, catching a panic so that the guard can record
-/// its message; the caller resumes the unwind with [`resume_unwind`].
+/// Runs a sync tool's body and stops `guard`'s clock, catching a panic so
+/// that the guard can record its message; the caller resumes the unwind
+/// with [`resume_unwind`].
 ///
 /// The `FnOnce` bound makes the body's closure `FnOnce`, so a body that
 /// returns a reference reborrowed from a captured `&mut` compiles as it does
@@ -55,8 +56,19 @@ pub fn debug_len<T: fmt::Debug + ?Sized>(value: &T) -> Option<u64> {
 ///
 /// The panic payload, if `body` panicked.
 #[inline]
-pub fn catch_unwind_call<R>(body: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
-    catch_unwind(AssertUnwindSafe(body))
+pub fn catch_unwind_call<R>(
+    guard: &mut CallGuard<'_>,
+    body: impl FnOnce() -> R,
+) -> Result<R, Box<dyn std::any::Any + Send>> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let value = body();
+        // The clock stops before `catch_unwind` hands the value back: that
+        // copy reads the value wide, just after the body wrote it narrow,
+        // and the clock read in between lets those writes land first (the
+        // copy stalled on them otherwise).
+        guard.stop();
+        value
+    }))
 }
 
 /// Continues the unwind of a panic caught by [`catch_unwind_call`] or

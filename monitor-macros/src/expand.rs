@@ -273,7 +273,7 @@ impl Gen<'_> {
     //         };
     //         __monitor_guard.add_input_size(__monitor_input_1);
     //         __monitor_guard.add_input_size(__monitor_input_2);
-    //         match catch_unwind_call(move || {
+    //         match catch_unwind_call(&mut __monitor_guard, move || {
     //             if let Some(__monitor_ret) = None::<Result<u32, E>> { return __monitor_ret; }
     //             BODY
     //         }) {
@@ -301,7 +301,7 @@ impl Gen<'_> {
         quote_spanned! {Span::mixed_site()=>
             #measure
             #start
-            match #krate::__private::catch_unwind_call(move || {
+            match #krate::__private::catch_unwind_call(&mut __monitor_guard, move || {
                 #typed_return
                 #(#stmts)*
             }) {

@@ -195,14 +195,14 @@ use proc_macro::TokenStream;
 ///     // A closure forced to be `FnOnce`, so that returning a reborrow of
 ///     // `&mut self` compiles as in the plain function; the unreachable typed
 ///     // `return` keeps `?` and `return` in the body meaning what they meant.
-///     match private::catch_unwind_call(move || {
+///     // The guard's clock stops as the body returns.
+///     match private::catch_unwind_call(&mut guard, move || {
 ///         if let Some(ret) = None::<u32> {
 ///             return ret;
 ///         }
 ///         a + b
 ///     }) {
 ///         Ok(value) => {
-///             guard.stop();
 ///             // Chosen by type (autoref specialization): a `Result` or a plain
 ///             // value; the error's classification and message.
 ///             let outcome = {
