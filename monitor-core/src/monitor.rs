@@ -22,7 +22,7 @@ use crate::thread;
 pub use crate::registry::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 
 /// The largest history, error-list or sink-queue capacity: 262 144
-/// entries (about 32 MiB of history per recording thread). Larger requests
+/// entries (about 35 MB of history per recording thread). Larger requests
 /// are cut to it rather than failing on the first call.
 pub const MAX_CAPACITY: usize = 1 << 18;
 
@@ -153,8 +153,8 @@ impl ToolExecutionMonitorBuilder {
     /// at most [`MAX_CAPACITY`], larger values are cut to it).
     ///
     /// Memory: each thread that records holds a ring of this many entries
-    /// (about 128 bytes each, allocated on its first call), so that
-    /// recording never takes a lock; 10 000 entries are about 1.3 MB per
+    /// (about 140 bytes each, allocated on its first call), so that
+    /// recording never takes a lock; 10 000 entries are about 1.4 MB per
     /// recording thread.
     pub fn history_capacity(mut self, capacity: usize) -> Self {
         self.history_capacity = capacity.min(MAX_CAPACITY);
@@ -163,6 +163,11 @@ impl ToolExecutionMonitorBuilder {
 
     /// How many failed executions the error list keeps (default 1 000; 0
     /// keeps none; at most [`MAX_CAPACITY`]).
+    ///
+    /// Memory: as for the history, each thread that records a failure holds
+    /// a ring of this many entries (allocated on its first failure), so that
+    /// recording a failure takes no shared lock; 1 000 entries are about
+    /// 140 kB per such thread.
     pub fn error_capacity(mut self, capacity: usize) -> Self {
         self.error_capacity = capacity.min(MAX_CAPACITY);
         self

@@ -547,3 +547,16 @@ pub(crate) fn newest(
         .map(|record| record.to_metrics(&name_of(record.tool)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory per entry that `history_capacity` and `error_capacity`
+    /// document (about 140 bytes).
+    #[test]
+    fn an_entry_is_about_140_bytes() {
+        let size = std::mem::size_of::<Entry>();
+        assert!((128..=144).contains(&size), "{size}");
+    }
+}
