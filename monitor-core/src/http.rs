@@ -49,6 +49,7 @@ pub struct HttpConfig {
     bearer_token: Option<String>,
     max_request_bytes: usize,
     max_connections: usize,
+    connection_lifetime: Duration,
 }
 
 impl fmt::Debug for HttpConfig {
@@ -61,6 +62,7 @@ impl fmt::Debug for HttpConfig {
             )
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_connections", &self.max_connections)
+            .field("connection_lifetime", &self.connection_lifetime)
             .finish()
     }
 }
@@ -72,6 +74,7 @@ impl Default for HttpConfig {
             bearer_token: None,
             max_request_bytes: 16 * 1024,
             max_connections: 64,
+            connection_lifetime: Duration::from_secs(60),
         }
     }
 }
@@ -101,6 +104,16 @@ impl HttpConfig {
     /// stuck clients cannot exhaust the process.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// How long one connection may stay open (default 60 s, at least
+    /// 10 ms), whatever it does: a client that stops reading its responses
+    /// (or trickles requests) gives its connection back after this. A
+    /// keep-alive client such as Prometheus simply connects again; a
+    /// response still being written at that moment is cut.
+    pub fn connection_lifetime(mut self, lifetime: Duration) -> Self {
+        self.connection_lifetime = lifetime.max(Duration::from_millis(10));
         self
     }
 
@@ -239,8 +252,11 @@ async fn accept_loop(
                     .max_buf_size(shared.config.max_request_bytes)
                     .serve_connection(TokioIo::new(stream), service);
                 let served = graceful.watch(connection);
+                let lifetime = shared.config.connection_lifetime;
                 tokio::spawn(async move {
-                    let _ = served.await;
+                    // Past its lifetime the connection is dropped (closed),
+                    // so a stuck client cannot hold its permit for ever.
+                    let _ = tokio::time::timeout(lifetime, served).await;
                     drop(permit);
                 });
             }

@@ -155,6 +155,51 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_gives_its_connection_back() {
+    let lifetime = std::time::Duration::from_millis(300);
+    let config = HttpConfig::default()
+        .max_connections(1)
+        .connection_lifetime(lifetime);
+    let server = serve(config).await;
+    let addr = server.local_addr();
+    // A keep-alive client that sends a request and never reads.
+    let mut stuck = TcpStream::connect(addr).await.unwrap();
+    stuck
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // It holds the only permit (bounded waits, not a timing test).
+    let mut refused = false;
+    for _ in 0..100 {
+        if get(addr, "/healthz", "").await.0 == 0 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(refused, "the stuck client holds the only connection");
+    // Past its lifetime the server closes it, and serves others again.
+    let mut response = Vec::new();
+    // (Well within hyper's 10 s header timeout, which would close it too.)
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stuck.read_to_end(&mut response),
+    )
+    .await;
+    assert!(closed.is_ok(), "the server closed the stuck connection");
+    let mut answered = false;
+    for _ in 0..500 {
+        if get(addr, "/healthz", "").await.0 == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(answered, "the permit came back");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_dropped_handle_leaves_the_server_running() {
     let addr = serve(HttpConfig::default()).await.local_addr();
     assert_eq!(get(addr, "/healthz", "").await.0, 200);
