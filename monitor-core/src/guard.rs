@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::thread;
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
@@ -134,7 +134,7 @@ impl Execution {
             Outcome::Cancelled => self.fail(
                 ExecutionStatus::Cancelled,
                 None,
-                Arc::from(CANCELLED_MESSAGE),
+                Arc::clone(&CANCELLED_MESSAGE),
             ),
         }
     }
@@ -152,8 +152,29 @@ impl Execution {
     }
 }
 
-/// The message of a cancelled execution.
-const CANCELLED_MESSAGE: &str = "cancelled: dropped before it finished";
+/// The message of a cancelled execution: one allocation for the process.
+static CANCELLED_MESSAGE: LazyLock<Arc<str>> =
+    LazyLock::new(|| Arc::from("cancelled: dropped before it finished"));
+
+/// The address of a message, to tell whether a ring entry holds it already.
+pub(crate) fn message_address(message: &Arc<str>) -> usize {
+    Arc::as_ptr(message).cast::<u8>().addr()
+}
+
+/// The address of this thread's last message (0 for none): a ring entry
+/// that holds it keeps no memory alive that the thread does not keep
+/// anyway.
+pub(crate) fn last_message_address() -> usize {
+    MESSAGES
+        .try_with(|cell| {
+            cell.try_borrow()
+                .ok()
+                .and_then(|messages| messages.last.as_ref().map(message_address))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
 
 /// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
 pub(crate) fn cap_message(message: &str) -> Arc<str> {

@@ -444,6 +444,11 @@ impl ToolExecutionMonitor {
     /// Calls that finish while a reset runs are each either cleared or kept
     /// whole per counter; no counter is ever torn.
     ///
+    /// Cleared records are hidden at once. The rings of recording threads
+    /// are written only by their own thread, so the memory of the details
+    /// and messages those records held is released as each thread records
+    /// again and overwrites them (at most one ring of each per thread).
+    ///
     /// # Examples
     ///
     /// ```
@@ -505,6 +510,7 @@ impl ToolExecutionMonitor {
             let _ = catch_unwind(AssertUnwindSafe(lock));
         };
         poison(&|| self.errors.poison());
+        poison(&|| self.history.poison());
         poison(&|| self.registry.poison());
         for tool in self.registry.all() {
             poison(&|| tool.trend.poison());

@@ -1,6 +1,7 @@
 //! Bounded rings of compact records: the execution history and recent errors.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::clock::wall_from_nanos;
-use crate::guard::Execution;
+use crate::guard::{Execution, last_message_address, message_address};
 use crate::metrics::ToolExecutionMetrics;
 use crate::thread::ExecutionId;
 
@@ -192,9 +193,10 @@ struct Entry {
     /// `f64` bits; `NO_MEMORY` for none.
     memory_mb: AtomicU64,
     /// Details and the error message: read when `meta` says the record has
-    /// some. It may hold a message of an older record that `meta` hides:
-    /// kept until a record needs the lock, so that the common cases (no
-    /// message, or the message this entry holds already) take no lock.
+    /// some. It may hold a message of an older record that `meta` hides,
+    /// while that is the owner's last message (which the owner keeps alive
+    /// anyway): so the common cases (no message, or the message the entry
+    /// holds already) take no lock and hold no extra memory.
     extra: Mutex<Extra>,
     /// The address of the message `extra` holds (0 for none); only the
     /// owner reads or writes it.
@@ -231,11 +233,6 @@ impl Extra {
             },
         }
     }
-}
-
-/// The address of a message, to tell whether an entry holds it already.
-fn address(message: &Arc<str>) -> usize {
-    Arc::as_ptr(message).cast::<u8>().addr()
 }
 
 const NO_MEMORY: u64 = u64::MAX;
@@ -358,12 +355,16 @@ impl OwnedRing {
             Ordering::Relaxed,
         );
         // Relaxed: only this thread writes these two.
-        let message = execution.error_message.as_ref().map_or(0, address);
-        let held_details = entry.held_details.load(Ordering::Relaxed);
-        if execution.details.is_some()
-            || held_details
-            || (message != 0 && message != entry.held_message.load(Ordering::Relaxed))
-        {
+        let message = execution.error_message.as_ref().map_or(0, message_address);
+        let held = entry.held_message.load(Ordering::Relaxed);
+        let stale = if message == 0 {
+            // An older message this record hides: kept only while it is the
+            // thread's last one (alive anyway), else freed now.
+            held != 0 && held != last_message_address()
+        } else {
+            message != held
+        };
+        if stale || execution.details.is_some() || entry.held_details.load(Ordering::Relaxed) {
             let extra = Extra::of(execution, keep);
             let has_details = extra.details.is_some();
             let old = std::mem::replace(
@@ -492,9 +493,23 @@ impl History {
         }
     }
 
-    /// Panics while holding the shared ring's lock (for tests of poisoning).
+    /// Panics while holding the shared ring's lock, then the message locks
+    /// of the next three entries of each owned ring in use (the ones the
+    /// next records go to), catching each panic (for tests of poisoning).
     pub(crate) fn poison(&self) {
-        self.shared.poison();
+        let _ = catch_unwind(AssertUnwindSafe(|| self.shared.poison()));
+        for ring in &self.owned {
+            let Some(entries) = ring.0.entries.get() else {
+                continue;
+            };
+            let next = ring.0.next.load(Ordering::Relaxed);
+            for entry in entries.iter().cycle().skip(next).take(3) {
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    let _extra = entry.extra.lock();
+                    panic!("poisoning a ring entry's lock on purpose");
+                }));
+            }
+        }
     }
 
     /// The newest `capacity` records of all rings, in finishing order.

@@ -39,6 +39,7 @@ fn memory_proofs() {
     a_successful_call_allocates_nothing_after_warm_up();
     memory_stops_growing_with_calls_and_unique_session_ids();
     a_million_distinct_tool_names_stay_bounded();
+    messages_overwritten_by_successes_are_freed();
 }
 
 fn a_successful_call_allocates_nothing_after_warm_up() {
@@ -139,5 +140,53 @@ fn a_million_distinct_tool_names_stay_bounded() {
     assert_eq!(
         all[monitor_core::OVERFLOW_TOOL_NAME].total_executions,
         999_000
+    );
+}
+
+/// A ring entry may keep the message of a record it no longer shows only
+/// while that is the thread's last message (alive anyway): a thousand
+/// distinct 1 KiB messages, overwritten by successes, are freed.
+fn messages_overwritten_by_successes_are_freed() {
+    #[derive(Debug)]
+    struct Distinct(u64);
+    impl std::fmt::Display for Distinct {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:01024}", self.0)
+        }
+    }
+    impl std::error::Error for Distinct {}
+
+    let monitor = still_monitor()
+        .history_capacity(1000)
+        .error_capacity(0)
+        .build();
+    // Warm-up: the ring, the shard and the thread's message buffer.
+    for _ in 0..1000 {
+        monitor.create_execution_context("search").finish_success();
+    }
+    monitor
+        .create_execution_context("search")
+        .finish_error(&Distinct(0));
+    let before = live_bytes();
+    for i in 1..=1000 {
+        monitor
+            .create_execution_context("search")
+            .finish_error(&Distinct(i));
+    }
+    let with_messages = live_bytes();
+    assert!(
+        with_messages - before > 1000 * 1024,
+        "the history holds the messages: {}",
+        with_messages - before
+    );
+    for _ in 0..1000 {
+        monitor.create_execution_context("search").finish_success();
+    }
+    let after = live_bytes();
+    // The thread's last message (1 KiB) stays alive; the first one went.
+    assert!(
+        after - before <= 2 * 1024,
+        "overwritten messages are freed: {} bytes still live",
+        after - before
     );
 }
