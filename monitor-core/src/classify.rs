@@ -1,5 +1,6 @@
 //! `ErrorCategory` / `ExecutionStatus` from an error value.
 
+use std::cell::Cell;
 use std::error::Error;
 use std::io;
 
@@ -219,10 +220,38 @@ pub(crate) fn io_category(error: &io::Error) -> ErrorCategory {
 /// `io::Error` in the chain (by kind), a message containing "user" or
 /// "input", system names, unknown.
 pub(crate) fn classify_parts(
-    type_name: &str,
+    type_name: &'static str,
     message: &str,
     io_in_chain: Option<&io::Error>,
 ) -> ErrorCategory {
+    let by_name = by_name_cached(type_name);
+    if let ByName::Category(category) = by_name {
+        return category;
+    }
+    if let Some(io) = io_in_chain {
+        return io_category(io);
+    }
+    if contains_ignore_ascii_case(message, "user") || contains_ignore_ascii_case(message, "input") {
+        return ErrorCategory::UserInput;
+    }
+    if by_name == ByName::System {
+        return ErrorCategory::SystemError;
+    }
+    ErrorCategory::UnknownError
+}
+
+/// What the type-name rules say of an error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByName {
+    /// A validation, timeout, security or network name: decided.
+    Category(ErrorCategory),
+    /// A system name: decided unless the source chain or message say more.
+    System,
+    /// No rule names it.
+    Unknown,
+}
+
+fn by_name(type_name: &str) -> ByName {
     let name = short_type_name(type_name);
     let rules = [
         (VALIDATION_NAMES, ErrorCategory::ValidationError),
@@ -231,25 +260,46 @@ pub(crate) fn classify_parts(
         (NETWORK_NAMES, ErrorCategory::NetworkError),
     ];
     if let Some((_, category)) = rules.iter().find(|(names, _)| names.contains(&name)) {
-        return *category;
+        ByName::Category(*category)
+    } else if SYSTEM_NAMES.contains(&name) {
+        ByName::System
+    } else {
+        ByName::Unknown
     }
-    if let Some(io) = io_in_chain {
-        return io_category(io);
-    }
-    if contains_ignore_ascii_case(message, "user") || contains_ignore_ascii_case(message, "input") {
-        return ErrorCategory::UserInput;
-    }
-    if SYSTEM_NAMES.contains(&name) {
-        return ErrorCategory::SystemError;
-    }
-    ErrorCategory::UnknownError
 }
 
+/// [`by_name`], remembered per thread for the last type name: it depends on
+/// the name alone, and a tool that fails keeps failing with one error type,
+/// as a rule. (Cutting the name and comparing it with the lists was the
+/// largest part of a failed call.)
+fn by_name_cached(type_name: &'static str) -> ByName {
+    thread_local! {
+        static LAST: Cell<Option<(&'static str, ByName)>> = const { Cell::new(None) };
+    }
+    LAST.try_with(|last| match last.get() {
+        Some((name, verdict)) if std::ptr::eq(name, type_name) => verdict,
+        _ => {
+            let verdict = by_name(type_name);
+            last.set(Some((type_name, verdict)));
+            verdict
+        }
+    })
+    .unwrap_or_else(|_| by_name(type_name))
+}
+
+/// Whether `haystack` contains `needle`, ASCII case ignored: the rest of the
+/// needle is compared only where its first byte matches.
 fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack.iter().enumerate().any(|(i, byte)| {
+        byte.eq_ignore_ascii_case(first)
+            && haystack
+                .get(i + 1..i + 1 + rest.len())
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// The first `io::Error` in `error` or its `source()` chain.
@@ -318,6 +368,39 @@ mod tests {
     impl Error for Wrapper {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn needles_match_anywhere_in_any_case() {
+        assert!(contains_ignore_ascii_case("bad USER id", "user"));
+        assert!(contains_ignore_ascii_case("user", "user"));
+        assert!(contains_ignore_ascii_case("uuser", "user"));
+        assert!(contains_ignore_ascii_case("é input", "input"));
+        assert!(!contains_ignore_ascii_case("use", "user"));
+        assert!(!contains_ignore_ascii_case("", "user"));
+        assert!(!contains_ignore_ascii_case("u s e r", "user"));
+    }
+
+    #[test]
+    fn name_verdicts_follow_each_type_not_the_last_one() {
+        for _ in 0..3 {
+            assert_eq!(
+                classify_parts("x::Elapsed", "user", None),
+                ErrorCategory::TimeoutError
+            );
+            assert_eq!(
+                classify_parts("x::RuntimeError", "", None),
+                ErrorCategory::SystemError
+            );
+            assert_eq!(
+                classify_parts("x::Other", "", None),
+                ErrorCategory::UnknownError
+            );
+            assert_eq!(
+                classify_parts("x::RuntimeError", "bad input", None),
+                ErrorCategory::UserInput
+            );
         }
     }
 
