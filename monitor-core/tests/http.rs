@@ -31,6 +31,19 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
     (status, body)
 }
 
+/// Whether `/healthz` answers `status` (0: the connection is closed without
+/// an answer) within about five seconds of asking every 10 ms: bounded, not
+/// a timing test, as the server takes a moment to accept or to close.
+async fn answers_with(addr: SocketAddr, status: u16) -> bool {
+    for _ in 0..500 {
+        if get(addr, "/healthz", "").await.0 == status {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
 async fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n");
     raw(addr, request.as_bytes()).await
@@ -130,27 +143,15 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
         TcpStream::connect(addr).await.unwrap(),
         TcpStream::connect(addr).await.unwrap(),
     ];
-    // Give the server a moment to accept them (bounded, not a timing test:
-    // the assertion below holds as soon as both are accepted).
-    let mut refused = false;
-    for _ in 0..100 {
-        if get(addr, "/healthz", "").await.0 == 0 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(refused, "a third connection is closed without an answer");
+    assert!(
+        answers_with(addr, 0).await,
+        "a third connection is closed without an answer"
+    );
     drop(idle);
-    let mut answered = false;
-    for _ in 0..200 {
-        if get(addr, "/healthz", "").await.0 == 200 {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(answered, "permits come back when clients leave");
+    assert!(
+        answers_with(addr, 200).await,
+        "permits come back when clients leave"
+    );
     server.shutdown().await;
 }
 
@@ -168,16 +169,11 @@ async fn a_client_that_stops_reading_gives_its_connection_back() {
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    // It holds the only permit (bounded waits, not a timing test).
-    let mut refused = false;
-    for _ in 0..100 {
-        if get(addr, "/healthz", "").await.0 == 0 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(refused, "the stuck client holds the only connection");
+    // It holds the only permit.
+    assert!(
+        answers_with(addr, 0).await,
+        "the stuck client holds the only connection"
+    );
     // Past its lifetime the server closes it, and serves others again.
     let mut response = Vec::new();
     // (Well within hyper's 10 s header timeout, which would close it too.)
@@ -187,15 +183,7 @@ async fn a_client_that_stops_reading_gives_its_connection_back() {
     )
     .await;
     assert!(closed.is_ok(), "the server closed the stuck connection");
-    let mut answered = false;
-    for _ in 0..500 {
-        if get(addr, "/healthz", "").await.0 == 200 {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(answered, "the permit came back");
+    assert!(answers_with(addr, 200).await, "the permit came back");
     server.shutdown().await;
 }
 
