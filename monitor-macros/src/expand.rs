@@ -14,8 +14,8 @@ use syn::visit_mut::VisitMut;
 use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Stmt, Type};
 
 use crate::attr::{self, Args};
-use crate::item::{self, Body, ReturnedFuture, ToolFn};
-use crate::{rmcp, valid};
+use crate::item::{self, Body, ReturnedFuture, Shape, ToolFn};
+use crate::{rmcp, types, valid};
 
 /// Parses, validates and expands `#[monitored_tool(args)] item`.
 pub(crate) fn monitored_tool(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -67,6 +67,8 @@ struct Gen<'a> {
     /// The path to `monitor_core` (`crate = …`).
     krate: TokenStream,
     name: String,
+    /// The type the instrumented body produces, as written ([`Shape::output`]).
+    output: Option<&'a Type>,
     /// Where errors about the returned value point: `T` of a return type
     /// written `Result<T, E>`, else the return type.
     output_span: Span,
@@ -112,38 +114,39 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
         },
         |name| name.value.value(),
     );
-    let output_span = match &tool.sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => tool.sig.ident.span(),
-    };
-    let (output_span, error_span) = item::result_spans(&tool.sig.output, output_span);
-    let json_output = item::return_type(&tool.sig).is_some_and(rmcp::is_json_result);
-    let mut plan = Gen {
-        args,
-        krate,
-        name,
-        output_span,
-        error_span,
-        json_output,
-    };
     let (measured, destructured) = plan_inputs(args, &mut tool.sig);
     let ToolFn {
         attrs, vis, sig, ..
     } = &tool;
-
-    let body = if sig.asyncness.is_some() {
-        plan.async_fn(sig, &measured, &destructured, &stmts)
-    } else if let Some(future) = item::returned_future(sig, &stmts) {
-        if let Some(output) = future.output {
-            (plan.output_span, plan.error_span) = item::result_types(output)
-                .map_or((output.span(), output.span()), |(ok, error)| {
-                    (ok.span(), error.span())
-                });
-            plan.json_output = rmcp::is_json_result(output);
+    let shape = Shape::of(sig, &stmts);
+    let output = shape.output(sig);
+    // Errors about the result point at `T` of `Result<T, E>` (else at the
+    // whole type, else at the fn's name); errors about the timeout's error
+    // type at `E`.
+    let fallback = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let (output_span, error_span) = output.map_or((fallback, fallback), |ty| {
+        types::result_types(ty).map_or((ty.span(), ty.span()), |(ok, error)| {
+            (ok.span(), error.span())
+        })
+    });
+    let plan = Gen {
+        args,
+        krate,
+        name,
+        output,
+        output_span,
+        error_span,
+        json_output: output.is_some_and(rmcp::is_json_result),
+    };
+    let body = match &shape {
+        Shape::Sync => plan.sync_fn(&measured, &destructured, &stmts),
+        Shape::Async => plan.async_fn(&measured, &destructured, &stmts),
+        Shape::ReturnedFuture(future) => {
+            plan.returned_future(future, &measured, &destructured, &stmts)
         }
-        plan.returned_future(&future, &measured, &destructured, &stmts)
-    } else {
-        plan.sync_fn(sig, &measured, &destructured, &stmts)
     };
     quote! {
         #(#attrs)*
@@ -287,7 +290,6 @@ impl Gen<'_> {
     // compiles as in the plain function.
     fn sync_fn(
         &self,
-        sig: &Signature,
         measured: &[Measured],
         destructured: &[Destructure],
         stmts: &[Stmt],
@@ -295,7 +297,7 @@ impl Gen<'_> {
         let krate = &self.krate;
         let measure = self.measure(measured, destructured);
         let start = self.start(measured);
-        let typed_return = typed_return(item::return_type(sig));
+        let typed_return = typed_return(self.output);
         let finish = self.finish();
         let finish_panic = self.finish_panic();
         quote_spanned! {Span::mixed_site()=>
@@ -337,14 +339,13 @@ impl Gen<'_> {
     //     }
     fn async_fn(
         &self,
-        sig: &Signature,
         measured: &[Measured],
         destructured: &[Destructure],
         stmts: &[Stmt],
     ) -> TokenStream {
         let measure = self.measure(measured, destructured);
         let start = self.start(measured);
-        let run = self.run_future(item::return_type(sig), stmts);
+        let run = self.run_future(stmts);
         quote_spanned! {Span::mixed_site()=>
             #measure
             #start
@@ -385,7 +386,7 @@ impl Gen<'_> {
     ) -> TokenStream {
         let measure = self.measure(measured, destructured);
         let start = self.start(measured);
-        let run = self.run_future(future.output, &future.block.block.stmts);
+        let run = self.run_future(&future.block.block.stmts);
         let block_attrs = &future.block.attrs;
         let capture = &future.block.capture;
         let async_token = &future.block.async_token;
@@ -414,9 +415,9 @@ impl Gen<'_> {
 
     /// Runs the body as a future whose panics are caught, under the
     /// deadline if there is one, then records the outcome.
-    fn run_future(&self, output: Option<&Type>, stmts: &[Stmt]) -> TokenStream {
+    fn run_future(&self, stmts: &[Stmt]) -> TokenStream {
         let krate = &self.krate;
-        let typed_return = typed_return(output);
+        let typed_return = typed_return(self.output);
         let body = quote_spanned! {Span::mixed_site()=>
             #krate::__private::catch_unwind_future(async move {
                 #typed_return

@@ -8,9 +8,11 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
-    Attribute, Block, Expr, ExprAsync, ExprCall, Ident, Item, Pat, ReturnType, Signature, Stmt,
-    Token, Type, Visibility,
+    Attribute, Block, Expr, ExprAsync, ExprCall, Ident, Item, Pat, Signature, Stmt, Token, Type,
+    Visibility,
 };
+
+use crate::types;
 
 /// The annotated function, with its parts as written.
 pub(crate) struct ToolFn {
@@ -112,6 +114,43 @@ pub(crate) fn bindings(pat: &Pat) -> Vec<Ident> {
     collect.0
 }
 
+/// What the attribute instruments, decided once from the signature and the
+/// body: each shape has its own template in `expand.rs`.
+pub(crate) enum Shape<'a> {
+    /// A sync fn: the body runs in a closure.
+    Sync,
+    /// An `async fn`: the body runs in an `async` block inside the fn's own
+    /// future.
+    Async,
+    /// A sync fn that returns a future built from an `async` block
+    /// (`#[async_trait]`, rmcp's `#[tool]`, a hand-written `-> impl
+    /// Future`): that future is instrumented.
+    ReturnedFuture(ReturnedFuture<'a>),
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of `sig` with the body `stmts`.
+    pub(crate) fn of(sig: &'a Signature, stmts: &'a [Stmt]) -> Self {
+        if sig.asyncness.is_some() {
+            Self::Async
+        } else if let Some(future) = returned_future(sig, stmts) {
+            Self::ReturnedFuture(future)
+        } else {
+            Self::Sync
+        }
+    }
+
+    /// The type the instrumented body produces, as written: the return
+    /// type, or the `Output = T` of a returned future (`None` if not
+    /// written there, or for `()`).
+    pub(crate) fn output(&self, sig: &'a Signature) -> Option<&'a Type> {
+        match self {
+            Self::Sync | Self::Async => types::return_type(sig),
+            Self::ReturnedFuture(future) => future.output,
+        }
+    }
+}
+
 /// A future built from an `async` block that a sync function returns as
 /// its last expression: `Box::pin(async move { … })` (what `#[async_trait]`
 /// and rmcp's `#[tool]` generate) or a bare `async move { … }` (a
@@ -132,10 +171,7 @@ pub(crate) struct ReturnedFuture<'a> {
 
 /// The future `stmts` return, if `sig` is a sync fn whose body ends with
 /// one built from an `async` block.
-pub(crate) fn returned_future<'a>(
-    sig: &'a Signature,
-    stmts: &'a [Stmt],
-) -> Option<ReturnedFuture<'a>> {
+fn returned_future<'a>(sig: &'a Signature, stmts: &'a [Stmt]) -> Option<ReturnedFuture<'a>> {
     if sig.asyncness.is_some() {
         return None;
     }
@@ -173,90 +209,8 @@ pub(crate) fn returned_future<'a>(
         index,
         pin_call,
         block,
-        output: future_output(&sig.output),
+        output: types::future_output(&sig.output),
     })
-}
-
-/// `T` of the first `Output = T` in a return type
-/// (`Pin<Box<dyn Future<Output = T> + Send>>`, `impl Future<Output = T>`),
-/// or of the `futures` aliases `BoxFuture<'a, T>` and `LocalBoxFuture<'a, T>`.
-fn future_output(output: &ReturnType) -> Option<&Type> {
-    struct Find<'ast>(Option<&'ast Type>);
-    impl<'ast> Visit<'ast> for Find<'ast> {
-        fn visit_assoc_type(&mut self, assoc: &'ast syn::AssocType) {
-            if self.0.is_none() && assoc.ident == "Output" {
-                self.0 = Some(&assoc.ty);
-            }
-            syn::visit::visit_assoc_type(self, assoc);
-        }
-    }
-    let ReturnType::Type(_, ty) = output else {
-        return None;
-    };
-    let mut find = Find(None);
-    find.visit_type(ty);
-    find.0.or_else(|| boxed_future_alias(ty))
-}
-
-/// `T` of `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>`, by any path.
-fn boxed_future_alias(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident != "BoxFuture" && last.ident != "LocalBoxFuture" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    args.args.iter().rev().find_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
-}
-
-/// Where errors about the output and about the timeout's error type point:
-/// `T` and `E` of a return type written `Result<T, E>`, else `fallback`.
-pub(crate) fn result_spans(output: &ReturnType, fallback: Span) -> (Span, Span) {
-    match output {
-        ReturnType::Type(_, ty) => result_types(ty).map_or((fallback, fallback), |(ok, error)| {
-            (ok.span(), error.span())
-        }),
-        ReturnType::Default => (fallback, fallback),
-    }
-}
-
-/// `T` and `E` of a type written `Result<T, E>` (any path ending in
-/// `Result` with two type arguments).
-pub(crate) fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
-    let Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    let types: Vec<&Type> = args
-        .args
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::GenericArgument::Type(ty) => Some(ty),
-            _ => None,
-        })
-        .collect();
-    match types[..] {
-        [ok, error] if last.ident == "Result" => Some((ok, error)),
-        _ => None,
-    }
-}
-
-/// The declared return type, if any.
-pub(crate) fn return_type(sig: &Signature) -> Option<&Type> {
-    match &sig.output {
-        ReturnType::Type(_, ty) => Some(ty),
-        ReturnType::Default => None,
-    }
 }
 
 /// Parses the annotated item.
@@ -346,19 +300,6 @@ mod tests {
             })
             .collect();
         assert_eq!(names, [vec!["a", "b"], vec!["c"], vec![], vec!["x"]]);
-    }
-
-    #[test]
-    fn result_types_are_found_by_spelling_only_where_written() {
-        let ty: Type = syn::parse_quote!(std::result::Result<Vec<u8>, MyError>);
-        let (ok, error) = result_types(&ty).unwrap();
-        assert_eq!(
-            quote!(#ok #error).to_string(),
-            quote!(Vec<u8> MyError).to_string()
-        );
-        // Aliases are recognised by type in generated code, not here.
-        assert!(result_types(&syn::parse_quote!(io::Result<u8>)).is_none());
-        assert!(result_types(&syn::parse_quote!(Option<u8>)).is_none());
     }
 
     #[test]

@@ -7,8 +7,11 @@
 
 mod attr;
 mod expand;
+#[cfg(test)]
+mod golden;
 mod item;
 mod rmcp;
+mod types;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -168,73 +171,40 @@ use proc_macro::TokenStream;
 /// # What it expands to
 ///
 /// The body moves into a closure (an `async` block for an `async fn`); the
-/// code around it measures, times and records. This hand-written function
-/// does what `#[monitored_tool] fn add(a: u32, b: u32) -> u32 { a + b }`
-/// generates (which names the same items through
-/// `::monitor_core::__private`, hidden locals and crate-rooted paths):
+/// code around it measures, times and records. In order:
+///
+/// 1. each measured argument's size, before the clock starts: strings,
+///    integers and `Vec`s/slices/`Option`s of them without `fmt` (the
+///    `Fast` probe, autoref specialization), anything else through `Debug`
+///    (`input_len`); `skip(…)` leaves arguments out;
+/// 2. `user_id`, `session_id` and `metadata(…)`, then the guard from a
+///    `static Callsite` (`start()`, or `start_in(monitor)` with
+///    `monitor = …`), which reads the clock, and the sizes handed to it;
+/// 3. the body in `catch_unwind_call` with an `FnOnce` closure (so that
+///    returning a reborrow of `&mut self` compiles as in the plain
+///    function); the unreachable typed `return` keeps `?` and `return` in
+///    the body meaning what they meant; the clock stops as the body returns;
+/// 4. the outcome, chosen by type: a `Result` or a plain value (`Split`), a
+///    value that decides it itself (`Returned`: rmcp's `CallToolResult`),
+///    the `Ok` value's size, or the error's classification and message
+///    (`Classify`, `Message`); then `finish`, or `finish_panic` and the
+///    panic resumed unchanged.
+///
+/// This is exactly what `#[monitored_tool] fn add(a: u32, b: u32) -> u32 {
+/// a + b }` generates, pretty-printed (the crate's golden test keeps this
+/// file equal to the macro's output; hygiene aside, it compiles as written,
+/// which this example proves):
 ///
 /// ```
-/// use monitor_core::__private as private;
-///
-/// fn add(a: u32, b: u32) -> u32 {
-///     // Measured before the clock starts; `skip(…)` leaves arguments out.
-///     // Strings, integers and `Vec`s/`Option`s of them are measured without
-///     // `fmt` (autoref specialization); anything else through `Debug`.
-///     use private::FastLenProbe as _;
-///     let input_a = (&&&private::Fast(&a)).__monitor_fast_len()
-///         .or_else(|| private::input_len(&a));
-///     let input_b = (&&&private::Fast(&b)).__monitor_fast_len()
-///         .or_else(|| private::input_len(&b));
-///     // `user_id = …`, `session_id = …` and `metadata(…)` are evaluated here.
-///     let mut guard = {
-///         static SITE: private::Callsite = private::Callsite::new("add");
-///         SITE.start() // `SITE.start_in(monitor)` with `monitor = …`
-///     };
-///     guard.add_input_size(input_a);
-///     guard.add_input_size(input_b);
-///     // A closure forced to be `FnOnce`, so that returning a reborrow of
-///     // `&mut self` compiles as in the plain function; the unreachable typed
-///     // `return` keeps `?` and `return` in the body meaning what they meant.
-///     // The guard's clock stops as the body returns.
-///     match private::catch_unwind_call(&mut guard, move || {
-///         if let Some(ret) = None::<u32> {
-///             return ret;
-///         }
-///         a + b
-///     }) {
-///         Ok(value) => {
-///             // Chosen by type (autoref specialization): a `Result` or a plain
-///             // value; the error's classification and message.
-///             let outcome = {
-///                 use private::{ClassifyOutcome as _, ErrorMessage as _};
-///                 use private::{ReturnedOutcome as _, SplitResult as _};
-///                 match (&&private::Split(&value)).__monitor_split() {
-///                     // A value may decide the outcome (rmcp's `CallToolResult`).
-///                     Ok(ok) => (&&private::Returned(ok))
-///                         .__monitor_returned(&mut guard, true)
-///                         .unwrap_or_else(|| {
-///                             let len = (&&&private::Fast(ok)).__monitor_fast_len()
-///                                 .or_else(|| private::output_len(ok));
-///                             private::success(&mut guard, len)
-///                         }),
-///                     Err(err) => (&&&&&&&private::Classify(err))
-///                         .__monitor_classify((&&&private::Message(err)).__monitor_message()),
-///                 }
-///             };
-///             guard.finish(outcome);
-///             value
-///         }
-///         Err(panic) => {
-///             guard.finish_panic(&*panic);
-///             private::resume_unwind(panic)
-///         }
-///     }
-/// }
-///
+#[doc = include_str!("../golden/add.expanded")]
 /// assert_eq!(add(2, 3), 5);
 /// let record = &monitor_core::global_monitor().recent_executions(Some("add"), 1)[0];
 /// assert_eq!((record.input_size_bytes, record.output_size_bytes), (2, 1));
 /// ```
+///
+/// `golden/` in the crate holds more: an `async fn` with a timeout, ids and
+/// metadata; a method with a pattern argument, `skip` and `monitor = …`;
+/// and the future an `#[async_trait]` method returns.
 ///
 /// An `async fn` gets the same code inside its own body, with the body in
 /// `catch_unwind_future(async move { … }).await` (under

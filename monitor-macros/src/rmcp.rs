@@ -141,7 +141,7 @@ pub(crate) fn skipped_by_type(ty: &Type) -> bool {
 /// Whether a returned type is `Json<T>` or `Result<Json<T>, E>` as
 /// written: its `T` is measured as JSON, since `Json` has no `Debug`.
 pub(crate) fn is_json_result(ty: &Type) -> bool {
-    let ok = crate::item::result_types(ty).map_or(ty, |(ok, _)| ok);
+    let ok = crate::types::result_types(ty).map_or(ty, |(ok, _)| ok);
     generic_name(ok).as_deref() == Some("Json")
 }
 

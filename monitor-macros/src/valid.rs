@@ -43,7 +43,8 @@ pub(crate) fn check(args: &Args, tool: &ToolFn) -> syn::Result<()> {
         errors.push(below_tool());
     }
     if let Some(timeout) = &args.timeout {
-        let returns_future = stmts.is_some_and(|s| item::returned_future(sig, s).is_some());
+        let returns_future = stmts
+            .is_some_and(|s| matches!(item::Shape::of(sig, s), item::Shape::ReturnedFuture(_)));
         if sig.asyncness.is_none() && !returns_future {
             errors.push(syn::Error::new(
                 timeout.key,
