@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+/// Nanoseconds in an hour: the trend's bucket and the unit of
+/// `recent_errors`' window.
+pub(crate) const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
 /// A source of time for a [`ToolExecutionMonitor`](crate::ToolExecutionMonitor).
 ///
 /// Durations come from [`monotonic_nanos`](Clock::monotonic_nanos), which
@@ -28,11 +32,12 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// and one `Utc::now()` taken at creation plus the monotonic offset for
 /// timestamps.
 ///
-/// A time-stamp counter read costs a few nanoseconds where `Instant::now()`
-/// costs about 25 here; with two reads per call that is most of the cost
-/// of recording. Deriving wall time from the monotonic clock keeps a call at
-/// those two reads; the price is that a process running for months drifts
-/// from an NTP-corrected wall clock by as much as the machine's clock drifts.
+/// A time-stamp counter read is several times cheaper than
+/// `Instant::now()`, and two reads per call are most of the cost of
+/// recording (BENCHMARKS.md). Deriving wall time from the monotonic clock
+/// keeps a call at those two reads; the price is that a process running for
+/// months drifts from an NTP-corrected wall clock by as much as the
+/// machine's clock drifts.
 #[derive(Debug, Clone)]
 pub struct SystemClock {
     counter: quanta::Clock,

@@ -4,10 +4,37 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error};
-use crate::guard::{Execution, Outcome, cap_message, capped_message, dropped_outcome};
+use crate::classify::{ClassifyError, classify_error};
+use crate::execution::{Details, Execution, Outcome, dropped_outcome};
+use crate::message::{cap_message, capped_message};
 use crate::monitor::ToolExecutionMonitor;
-use crate::registry::Tool;
+use crate::status::{ErrorCategory, ExecutionStatus};
+use crate::tool::Tool;
+
+impl ToolExecutionMonitor {
+    /// Starts recording one execution of `tool_name` by hand: the
+    /// reference's `create_execution_context`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// let mut call = monitor
+    ///     .create_execution_context("fetch")
+    ///     .with_user_id("alice")
+    ///     .with_session_id("s-1");
+    /// call.add_metadata("region", "eu");
+    /// let outcome: Result<(), std::io::Error> =
+    ///     Err(std::io::ErrorKind::ConnectionRefused.into());
+    /// call.finish_result(&outcome);
+    /// let error = &monitor.recent_errors(Some("fetch"), 24)[0];
+    /// assert_eq!(error.error_category, Some(monitor_core::ErrorCategory::NetworkError));
+    /// assert_eq!(error.user_id.as_deref(), Some("alice"));
+    /// ```
+    pub fn create_execution_context(&self, tool_name: &str) -> ToolExecutionContext<'_> {
+        ToolExecutionContext::new(self, self.registry.lookup(tool_name))
+    }
+}
 
 /// One execution being recorded by hand; the reference's
 /// `ToolExecutionContext`, created by
@@ -53,7 +80,7 @@ impl fmt::Debug for ToolExecutionContext<'_> {
 }
 
 impl<'m> ToolExecutionContext<'m> {
-    pub(crate) fn new(monitor: &'m ToolExecutionMonitor, tool: Arc<Tool>) -> Self {
+    fn new(monitor: &'m ToolExecutionMonitor, tool: Arc<Tool>) -> Self {
         Self {
             monitor,
             execution: Execution::new(monitor.now()),
@@ -165,7 +192,7 @@ impl<'m> ToolExecutionContext<'m> {
         });
     }
 
-    fn details(&mut self, edit: impl FnOnce(&mut crate::recent::Details)) {
+    fn details(&mut self, edit: impl FnOnce(&mut Details)) {
         edit(self.execution.details_mut());
     }
 

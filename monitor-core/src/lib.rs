@@ -30,52 +30,84 @@
 
 #![forbid(unsafe_code)]
 
-mod classify;
+// The layers, bottom up; a file imports only from the layers below it
+// (README, "How it works"; `.ci/run` checks it with `module-cycles`).
+//
+// L0, leaves: status, clock, thread, counter, limits, size, fastlen.
 mod clock;
-mod context;
-mod dispatch;
+mod counter;
 mod fastlen;
-mod guard;
-mod histogram;
-#[cfg(feature = "http")]
-mod http;
+mod limits;
+mod size;
+mod status;
+mod thread;
+// L1, the value being recorded: message, execution, classify, metrics.
+mod classify;
+mod execution;
+mod message;
 mod metrics;
-#[cfg(feature = "metrics")]
-mod metrics_bridge;
-mod monitor;
-#[cfg(feature = "prometheus")]
-mod prometheus;
-mod recent;
+// L2, storage, which never imports the monitor: histograms, shard, trend,
+// tool, registry, the rings and history, stats, sink.
+mod histogram;
+mod history;
+mod kept;
+mod latency;
 mod registry;
-#[cfg(feature = "rmcp")]
-mod rmcp;
+mod ring;
+mod seqlock;
 mod shard;
 mod sink;
 mod stats;
-mod thread;
+mod tool;
 mod trend;
+// L3, the store: the monitor and its reads, its builder, the hot path, the
+// global monitor.
+mod builder;
+mod global;
+mod monitor;
+mod record;
+// L4, front ends: the manual context, the call guard and its call site,
+// timeouts.
+mod callsite;
+mod context;
+mod guard;
+#[cfg(feature = "tokio")]
+mod timeout;
+// L5: what generated code calls, and the exporters, which read snapshots.
+mod dispatch;
+mod failure;
+#[cfg(feature = "http")]
+mod http;
+mod measure;
+#[cfg(feature = "metrics")]
+mod metrics_bridge;
+#[cfg(feature = "prometheus")]
+mod prometheus;
+#[cfg(feature = "rmcp")]
+mod rmcp;
+mod run;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_error};
+pub use builder::ToolExecutionMonitorBuilder;
+pub use classify::{ClassifyError, classify_error};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::ToolExecutionContext;
+pub use global::{global_monitor, set_global_monitor};
 pub use histogram::{DURATION_BUCKET_COUNT, DURATION_BUCKETS_MS, DurationHistogram};
 #[cfg(feature = "http")]
 pub use http::{DEFAULT_HTTP_ADDR, HttpConfig, MetricsServer};
+pub use limits::{MAX_CAPACITY, MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 pub use metrics::ToolExecutionMetrics;
 #[cfg(feature = "metrics")]
 pub use metrics_bridge::MetricsBridge;
-pub use monitor::{
-    MAX_CAPACITY, MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME,
-    ToolExecutionMonitor, ToolExecutionMonitorBuilder, global_monitor, set_global_monitor,
-};
+pub use monitor::ToolExecutionMonitor;
 pub use sink::{ExecutionEvent, MetricsSink};
 pub use stats::ToolPerformanceStats;
-
+pub use status::{ErrorCategory, ExecutionStatus};
 #[cfg(feature = "tokio")]
-pub use guard::TimeoutError;
+pub use timeout::TimeoutError;
 
 #[cfg(feature = "macros")]
 #[doc(inline)]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
+use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// One tool execution, as read back from the history or the error list.
 ///

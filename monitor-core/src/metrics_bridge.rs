@@ -5,8 +5,8 @@
 
 use metrics::{Counter, Histogram};
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::sink::{ExecutionEvent, MetricsSink};
+use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// Forwards executions to the global `metrics` recorder.
 ///
@@ -60,23 +60,18 @@ impl Handles {
 
 impl MetricsSink for MetricsBridge {
     fn record_execution(&self, execution: &ExecutionEvent<'_>) {
-        let fresh;
-        let handles = if let Some(handles) = execution.tool_state(Handles::new) {
-            handles
-        } else {
-            fresh = Handles::new(execution.tool_name());
-            &fresh
-        };
-        handles.statuses[execution.status.index()].increment(1);
-        if let Some(category) = execution.category {
-            handles.categories[category.index()].increment(1);
-        }
-        handles.duration.record(execution.duration.as_secs_f64());
-        #[allow(clippy::cast_precision_loss)] // metric values are f64
-        {
-            handles.input.record(execution.input_bytes as f64);
-            handles.output.record(execution.output_bytes as f64);
-        }
+        execution.with_tool_state(Handles::new, |handles| {
+            handles.statuses[execution.status.index()].increment(1);
+            if let Some(category) = execution.category {
+                handles.categories[category.index()].increment(1);
+            }
+            handles.duration.record(execution.duration.as_secs_f64());
+            #[allow(clippy::cast_precision_loss)] // metric values are f64
+            {
+                handles.input.record(execution.input_bytes as f64);
+                handles.output.record(execution.output_bytes as f64);
+            }
+        });
     }
 }
 

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
 use crate::histogram::DURATION_BUCKETS_MS;
 use crate::monitor::ToolExecutionMonitor;
 use crate::shard::Totals;
+use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// One tool's totals, as the exposition reads them.
 struct Series {

@@ -1,129 +1,28 @@
 //! Tool name -> per-tool state, read-mostly; and the per-call-site cache
 //! that lets `#[monitored_tool]` skip the name lookup on every call.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use crate::shard::{Shard, Totals, Writer};
-use crate::sink::SinkNames;
-use crate::trend::Trend;
+use crate::limits::{MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME, cut};
+use crate::tool::Tool;
 
-/// Where calls to tools beyond the monitor's maximum distinct tools are
-/// counted.
-pub const OVERFLOW_TOOL_NAME: &str = "__overflow__";
-
-/// Tool names longer than this many bytes are cut (on a char boundary).
-pub const MAX_TOOL_NAME_BYTES: usize = 256;
-
-/// One tool's state: sharded counters and the trend.
+/// What the registry knows of a call site: the tool's name and a number,
+/// given on first use, that indexes the cache of tools by site. A
+/// `Callsite` in a `static` of each instrumented function holds one.
 #[derive(Debug)]
-pub(crate) struct Tool {
-    pub(crate) index: u32,
-    pub(crate) name: Arc<str>,
-    /// One shard per thread slot below the shard count, each written only
-    /// by the thread holding that slot; the last one is shared by every
-    /// other thread.
-    shards: Box<[OnceLock<Box<Shard>>]>,
-    /// Bumped by each reset; owned shards of an older epoch count as empty.
-    epoch: AtomicU64,
-    pub(crate) trend: Trend,
-    pub(crate) sink_names: OnceLock<SinkNames>,
-    /// What the monitor's sink keeps for this tool (metric handles).
-    pub(crate) sink_state: OnceLock<Box<dyn Any + Send + Sync>>,
-}
-
-impl Tool {
-    fn new(index: u32, name: Arc<str>, owned_shards: usize) -> Self {
-        Self {
-            index,
-            name,
-            shards: (0..=owned_shards).map(|_| OnceLock::new()).collect(),
-            epoch: AtomicU64::new(0),
-            trend: Trend::default(),
-            sink_names: OnceLock::new(),
-            sink_state: OnceLock::new(),
-        }
-    }
-
-    /// The shard the thread holding `slot` writes to, allocated on its
-    /// first use, and how it may write.
-    #[inline]
-    pub(crate) fn shard(&self, slot: u32) -> (&Shard, Writer) {
-        let shared = self.shards.len() - 1;
-        let (index, writer) = match usize::try_from(slot) {
-            Ok(index) if index < shared => (
-                index,
-                // Relaxed: a stale epoch only delays clearing by one call,
-                // which then counts as concurrent with the reset.
-                Writer::Owner {
-                    epoch: self.epoch.load(Ordering::Relaxed),
-                },
-            ),
-            _ => (shared, Writer::Shared),
-        };
-        (self.shards[index].get_or_init(Box::default), writer)
-    }
-
-    /// The shards whose counters belong to the current epoch.
-    fn live_shards(&self) -> impl Iterator<Item = &Shard> {
-        // Acquire: pairs with the Release in `reset`.
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let shared_index = self.shards.len() - 1;
-        self.shards.iter().enumerate().filter_map(move |(i, slot)| {
-            let shard = slot.get()?;
-            (i == shared_index || shard.in_epoch(epoch)).then_some(shard.as_ref())
-        })
-    }
-
-    /// The sum of every shard.
-    pub(crate) fn totals(&self) -> Totals {
-        let mut totals = Totals::default();
-        for shard in self.live_shards() {
-            shard.add_to(&mut totals);
-        }
-        totals
-    }
-
-    /// Cumulative (executions, successes).
-    pub(crate) fn outcome_counts(&self) -> (u64, u64) {
-        self.live_shards()
-            .map(Shard::outcome_counts)
-            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
-    }
-
-    /// Starts a new epoch (owned shards are cleared by their owners) and
-    /// clears the shared shard and the trend.
-    pub(crate) fn reset(&self) {
-        // Release: a reader that sees the new epoch ignores older shards.
-        self.epoch.fetch_add(1, Ordering::Release);
-        if let Some(shared) = self.shards.last().and_then(OnceLock::get) {
-            shared.clear();
-        }
-        self.trend.reset();
-    }
-}
-
-/// A handle that `#[monitored_tool]` keeps in a `static` per function, so a
-/// tool's name is looked up once per call site and monitor, not per call.
-///
-/// Not public API: generated code names it through
-/// `monitor_core::__private`.
-#[derive(Debug)]
-pub struct Callsite {
-    name: &'static str,
+pub(crate) struct SiteKey {
+    pub(crate) name: &'static str,
     /// 0 until first use, then a process-unique number.
     id: AtomicU32,
 }
 
-static NEXT_CALLSITE: AtomicU32 = AtomicU32::new(1);
+static NEXT_SITE: AtomicU32 = AtomicU32::new(1);
 
-impl Callsite {
-    /// A call site for the tool `name`.
-    #[must_use]
-    pub const fn new(name: &'static str) -> Self {
+impl SiteKey {
+    pub(crate) const fn new(name: &'static str) -> Self {
         Self {
             name,
             id: AtomicU32::new(0),
@@ -135,7 +34,7 @@ impl Callsite {
         // Relaxed: the id is only a number; nothing is published with it.
         match self.id.load(Ordering::Relaxed) {
             0 => {
-                let fresh = NEXT_CALLSITE.fetch_add(1, Ordering::Relaxed);
+                let fresh = NEXT_SITE.fetch_add(1, Ordering::Relaxed);
                 match self
                     .id
                     .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
@@ -203,7 +102,7 @@ impl Registry {
 
     /// The tool of a call site: two loads after the site's first call.
     #[inline]
-    pub(crate) fn for_site(&self, site: &Callsite) -> ToolRef<'_> {
+    pub(crate) fn for_site(&self, site: &SiteKey) -> ToolRef<'_> {
         let id = site.id() as usize;
         let Some(chunk) = self.sites.get(id / SITES_PER_CHUNK) else {
             return ToolRef::Owned(self.lookup(site.name));
@@ -256,6 +155,7 @@ impl Registry {
     }
 
     /// Panics while holding the write lock (for tests of poisoning).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn poison(&self) {
         let _names = self.names.write();
         panic!("poisoning the registry's lock on purpose");
@@ -269,14 +169,7 @@ impl Registry {
 }
 
 fn truncate_name(name: &str) -> &str {
-    if name.len() <= MAX_TOOL_NAME_BYTES {
-        return name;
-    }
-    let mut end = MAX_TOOL_NAME_BYTES;
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
+    cut(name, MAX_TOOL_NAME_BYTES)
 }
 
 #[cfg(test)]
@@ -308,7 +201,7 @@ mod tests {
 
     #[test]
     fn call_sites_resolve_once_per_registry() {
-        static SITE: Callsite = Callsite::new("site");
+        static SITE: SiteKey = SiteKey::new("site");
         let registry = Registry::new(2, 10);
         let first = registry.for_site(&SITE).index;
         assert!(matches!(registry.for_site(&SITE), ToolRef::Cached(_)));

@@ -23,9 +23,13 @@ use std::any::type_name;
 
 use ::rmcp::model::{CallToolResponse, CallToolResult, ErrorCode, ErrorData};
 
-use crate::classify::{ClassifyError, ErrorCategory, ExecutionStatus, classify_parts};
-use crate::dispatch::{Returned, ReturnedOutcome, json_len, success};
-use crate::guard::{CallGuard, Outcome, cap_message};
+use crate::classify::{ClassifyError, classify_parts};
+use crate::dispatch::{Returned, ReturnedOutcome, success};
+use crate::execution::Outcome;
+use crate::guard::CallGuard;
+use crate::message::cap_message;
+use crate::size::json_len;
+use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// The message of a tool error whose content holds no text.
 const NO_TEXT_MESSAGE: &str = "tool error without text content";
@@ -138,7 +142,7 @@ fn first_text(result: &CallToolResult) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Callsite;
+    use crate::callsite::Callsite;
     use crate::{ToolExecutionMonitor, classify_error};
     use ::rmcp::model::ContentBlock;
 

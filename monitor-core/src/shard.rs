@@ -2,35 +2,14 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
-use crate::guard::Execution;
-use crate::histogram::{DURATION_BUCKET_COUNT, LatencyHistogram, LatencySnapshot, duration_bucket};
+use crate::counter::{Writer, add};
+use crate::execution::Execution;
+use crate::histogram::{DURATION_BUCKET_COUNT, duration_bucket};
+use crate::latency::{LatencyHistogram, LatencySnapshot};
+use crate::status::{ErrorCategory, ExecutionStatus};
 
-/// Who writes to a shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Writer {
-    /// The one thread that owns this shard: plain loads and stores, no
-    /// locked instructions. `epoch` is the tool's current reset epoch.
-    Owner { epoch: u64 },
-    /// Any thread without a shard of its own: atomic read-modify-writes.
-    Shared,
-}
-
-/// Adds `value` to `counter`: a load and a store for the owner (nobody else
-/// writes it), a `fetch_add` otherwise.
-#[inline]
-pub(crate) fn add(counter: &AtomicU64, value: u64, writer: Writer) {
-    // Relaxed: an independent counter; readers tolerate a torn snapshot.
-    match writer {
-        Writer::Owner { .. } => counter.store(
-            counter.load(Ordering::Relaxed).wrapping_add(value),
-            Ordering::Relaxed,
-        ),
-        Writer::Shared => {
-            counter.fetch_add(value, Ordering::Relaxed);
-        }
-    }
-}
+/// Where the successes are counted in `statuses`.
+const SUCCESS: usize = ExecutionStatus::Success.index();
 
 /// The counters of one tool that one thread (or, for the shared shard, any
 /// thread without a shard of its own) bumps. Aligned to two cache lines so
@@ -91,7 +70,7 @@ impl Shard {
         }
         add(&self.total_nanos, execution.duration_nanos, writer);
         // A load first: after warm-up the extremes rarely change, and a plain
-        // load is much cheaper than the compare-exchange loop of fetch_min.
+        // load is cheaper than the compare-exchange loop of fetch_min.
         if execution.duration_nanos < self.min_nanos.load(Ordering::Relaxed) {
             self.min_nanos
                 .fetch_min(execution.duration_nanos, Ordering::Relaxed);
@@ -140,7 +119,7 @@ impl Shard {
             .iter()
             .map(|n| n.load(Ordering::Relaxed))
             .sum();
-        (total, self.statuses[0].load(Ordering::Relaxed))
+        (total, self.statuses[SUCCESS].load(Ordering::Relaxed))
     }
 
     pub(crate) fn add_to(&self, totals: &mut Totals) {
@@ -221,5 +200,9 @@ impl Default for Totals {
 impl Totals {
     pub(crate) fn executions(&self) -> u64 {
         self.statuses.iter().sum()
+    }
+
+    pub(crate) fn successes(&self) -> u64 {
+        self.statuses[SUCCESS]
     }
 }

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
-use crate::classify::{ErrorCategory, ExecutionStatus};
-use crate::registry::Tool;
+use crate::execution::Execution;
+use crate::status::{ErrorCategory, ExecutionStatus};
+use crate::tool::Tool;
 
 /// An external metrics system that receives every execution, as the
 /// reference's `monitoring_system.metrics_collector`.
@@ -24,11 +25,16 @@ use crate::registry::Tool;
 /// `set_gauge("tool.{name}.output_size_bytes", bytes)`. The names are built
 /// once per tool, not per call.
 ///
-/// A sink runs on the tool's thread after the execution is recorded. A sink
-/// that panics is caught and counted in
+/// A sink given to [`sink`](crate::ToolExecutionMonitorBuilder::sink) runs
+/// on the tool's thread after the execution is recorded, so a slow sink
+/// slows the tool; one given to
+/// [`background_sink`](crate::ToolExecutionMonitorBuilder::background_sink)
+/// runs on a thread of its own behind a bounded queue, and executions that
+/// find the queue full are counted in
+/// [`sink_dropped`](crate::ToolExecutionMonitor::sink_dropped) instead of
+/// waiting. Either way, a sink that panics is caught and counted in
 /// [`sink_failures`](crate::ToolExecutionMonitor::sink_failures); the tool
-/// never sees it. A slow sink slows the tool, so hand work to another thread
-/// if it may block.
+/// never sees it.
 ///
 /// # Examples
 ///
@@ -77,22 +83,20 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
     /// of names (such as the `metrics` bridge) overrides this and keeps its
     /// per-tool handles in [`ExecutionEvent::tool_state`].
     fn record_execution(&self, execution: &ExecutionEvent<'_>) {
-        let names = execution
-            .tool
-            .sink_names
-            .get_or_init(|| SinkNames::new(&execution.tool.name));
-        self.increment_counter(&names.total);
-        if execution.status == ExecutionStatus::Success {
-            self.increment_counter(&names.success);
-        } else {
-            self.increment_counter(&names.failure);
-        }
-        #[allow(clippy::cast_precision_loss)] // metric values are f64
-        {
-            self.record_timer(&names.duration, execution.duration.as_nanos() as f64 / 1e6);
-            self.set_gauge(&names.input_size, execution.input_bytes as f64);
-            self.set_gauge(&names.output_size, execution.output_bytes as f64);
-        }
+        execution.with_tool_state(SinkNames::new, |names| {
+            self.increment_counter(&names.total);
+            if execution.status == ExecutionStatus::Success {
+                self.increment_counter(&names.success);
+            } else {
+                self.increment_counter(&names.failure);
+            }
+            #[allow(clippy::cast_precision_loss)] // metric values are f64
+            {
+                self.record_timer(&names.duration, execution.duration.as_nanos() as f64 / 1e6);
+                self.set_gauge(&names.input_size, execution.input_bytes as f64);
+                self.set_gauge(&names.output_size, execution.output_bytes as f64);
+            }
+        });
     }
 }
 
@@ -125,7 +129,25 @@ impl fmt::Debug for ExecutionEvent<'_> {
     }
 }
 
-impl ExecutionEvent<'_> {
+impl<'a> ExecutionEvent<'a> {
+    pub(crate) fn new(tool: &'a Tool, facts: Facts) -> Self {
+        let Facts {
+            status,
+            category,
+            duration,
+            input_bytes,
+            output_bytes,
+        } = facts;
+        Self {
+            tool,
+            status,
+            category,
+            duration,
+            input_bytes,
+            output_bytes,
+        }
+    }
+
     /// The tool's name.
     #[must_use]
     pub fn tool_name(&self) -> &str {
@@ -144,6 +166,19 @@ impl ExecutionEvent<'_> {
             .sink_state
             .get_or_init(|| Box::new(init(&self.tool.name)))
             .downcast_ref()
+    }
+
+    /// Runs `use_state` with [`tool_state`](Self::tool_state), or with a
+    /// fresh value when the tool's slot holds another type.
+    pub(crate) fn with_tool_state<T: Any + Send + Sync, R>(
+        &self,
+        init: fn(&str) -> T,
+        use_state: impl FnOnce(&T) -> R,
+    ) -> R {
+        match self.tool_state(init) {
+            Some(state) => use_state(state),
+            None => use_state(&init(self.tool_name())),
+        }
     }
 }
 
@@ -180,15 +215,51 @@ pub(crate) enum SinkHandle {
     Background(BackgroundSink),
 }
 
-/// One execution on its way to a background sink.
-#[derive(Debug)]
-pub(crate) struct QueuedEvent {
-    pub(crate) tool: Arc<Tool>,
-    pub(crate) status: ExecutionStatus,
-    pub(crate) category: Option<ErrorCategory>,
-    pub(crate) duration: Duration,
-    pub(crate) input_bytes: u64,
-    pub(crate) output_bytes: u64,
+/// What a sink is told of one execution besides its tool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Facts {
+    status: ExecutionStatus,
+    category: Option<ErrorCategory>,
+    duration: Duration,
+    input_bytes: u64,
+    output_bytes: u64,
+}
+
+impl Facts {
+    #[inline]
+    pub(crate) fn of(execution: &Execution) -> Self {
+        Self {
+            status: execution.status,
+            category: execution.category,
+            duration: Duration::from_nanos(execution.duration_nanos),
+            input_bytes: execution.input_bytes,
+            output_bytes: execution.output_bytes,
+        }
+    }
+}
+
+impl SinkHandle {
+    /// Hands one recorded execution to the sink; a panic of the sink is
+    /// caught and counted in `failures`.
+    #[inline]
+    pub(crate) fn deliver(&self, tool: &Arc<Tool>, execution: &Execution, failures: &AtomicU64) {
+        let facts = Facts::of(execution);
+        match self {
+            Self::Inline(sink) => {
+                forward(sink.as_ref(), &ExecutionEvent::new(tool, facts), failures);
+            }
+            Self::Background(background) => background.send(Arc::clone(tool), facts),
+        }
+    }
+}
+
+/// Runs the sink on one execution, catching and counting its panic.
+#[inline(never)]
+fn forward(sink: &dyn MetricsSink, event: &ExecutionEvent<'_>, failures: &AtomicU64) {
+    if catch_unwind(AssertUnwindSafe(|| sink.record_execution(event))).is_err() {
+        // Relaxed: an independent counter.
+        failures.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// A sink running on its own thread behind a bounded queue: a sink that
@@ -196,7 +267,7 @@ pub(crate) struct QueuedEvent {
 /// counted) instead of waiting.
 #[derive(Debug)]
 pub(crate) struct BackgroundSink {
-    sender: SyncSender<QueuedEvent>,
+    sender: SyncSender<(Arc<Tool>, Facts)>,
     pub(crate) dropped: AtomicU64,
 }
 
@@ -207,24 +278,13 @@ impl BackgroundSink {
         capacity: usize,
         failures: Arc<AtomicU64>,
     ) -> Option<Self> {
-        let (sender, receiver) = sync_channel::<QueuedEvent>(capacity.max(1));
+        let (sender, receiver) = sync_channel::<(Arc<Tool>, Facts)>(capacity.max(1));
         std::thread::Builder::new()
             .name("monitor-sink".to_owned())
             .spawn(move || {
                 // Ends when the monitor, and with it the sender, is dropped.
-                for queued in receiver {
-                    let event = ExecutionEvent {
-                        tool: &queued.tool,
-                        status: queued.status,
-                        category: queued.category,
-                        duration: queued.duration,
-                        input_bytes: queued.input_bytes,
-                        output_bytes: queued.output_bytes,
-                    };
-                    if catch_unwind(AssertUnwindSafe(|| sink.record_execution(&event))).is_err() {
-                        // Relaxed: an independent counter.
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
+                for (tool, facts) in receiver {
+                    forward(sink.as_ref(), &ExecutionEvent::new(&tool, facts), &failures);
                 }
             })
             .ok()?;
@@ -234,9 +294,9 @@ impl BackgroundSink {
         })
     }
 
-    /// Queues `event` without waiting; a full queue drops it.
-    pub(crate) fn send(&self, event: QueuedEvent) {
-        if self.sender.try_send(event).is_err() {
+    /// Queues one execution without waiting; a full queue drops it.
+    fn send(&self, tool: Arc<Tool>, facts: Facts) {
+        if self.sender.try_send((tool, facts)).is_err() {
             // Relaxed: an independent counter.
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }

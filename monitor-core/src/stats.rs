@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::ErrorCategory;
 use crate::clock::wall_from_nanos;
 use crate::shard::Totals;
+use crate::status::ErrorCategory;
 
 /// Quantiles reported, as the reference computes them.
 const P95: f64 = 0.95;
@@ -89,7 +89,7 @@ impl ToolPerformanceStats {
         if total == 0 {
             return None;
         }
-        let successes = totals.statuses[0];
+        let successes = totals.successes();
         let (min, max) = (totals.min_nanos.min(totals.max_nanos), totals.max_nanos);
         let quantile = |q| ms(totals.latency.quantile(q, min, max).unwrap_or(max));
         Some(Self {

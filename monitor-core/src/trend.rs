@@ -12,9 +12,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
-/// Seven days of hours, plus the hour in progress and one spare.
-const SLOTS: usize = 7 * 24 + 2;
+use crate::clock::NANOS_PER_HOUR;
+
+/// Days in `trend_7d`.
+pub(crate) const TREND_DAYS: usize = 7;
+/// The trend's days of hours, plus the hour in progress and one spare.
+const SLOTS: usize = TREND_DAYS * 24 + 2;
 
 /// The hour (since the Unix epoch) that a wall time falls in.
 pub(crate) fn hour_of(wall_nanos: i64) -> i64 {
@@ -131,6 +134,7 @@ impl Trend {
     }
 
     /// Panics while holding the lock (for tests of poisoning).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn poison(&self) {
         let _ring = self.ring.lock();
         panic!("poisoning a trend's lock on purpose");
@@ -161,7 +165,11 @@ mod tests {
             executions += 1;
             successes += u64::from(ok);
         }
-        trend.daily_success_rates(now_hour * NANOS_PER_HOUR, 7, (executions, successes))
+        trend.daily_success_rates(
+            now_hour * NANOS_PER_HOUR,
+            TREND_DAYS,
+            (executions, successes),
+        )
     }
 
     #[test]

@@ -1,0 +1,38 @@
+//! What `#[monitored_tool]` keeps in a `static` per function, and how a
+//! call starts from it.
+
+use crate::guard::CallGuard;
+use crate::monitor::ToolExecutionMonitor;
+use crate::registry::SiteKey;
+
+/// A handle that `#[monitored_tool]` keeps in a `static` per function, so a
+/// tool's name is looked up once per call site and monitor, not per call.
+///
+/// Not public API: generated code names it through
+/// `monitor_core::__private`.
+#[derive(Debug)]
+pub struct Callsite {
+    key: SiteKey,
+}
+
+impl Callsite {
+    /// A call site for the tool `name`.
+    #[must_use]
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            key: SiteKey::new(name),
+        }
+    }
+
+    /// Starts timing a call recorded in the global monitor.
+    #[inline]
+    pub fn start(&'static self) -> CallGuard<'static> {
+        CallGuard::global(&self.key)
+    }
+
+    /// Starts timing a call recorded in `monitor`.
+    #[inline]
+    pub fn start_in<'m>(&'static self, monitor: &'m ToolExecutionMonitor) -> CallGuard<'m> {
+        CallGuard::in_monitor(&self.key, monitor)
+    }
+}

@@ -1,0 +1,59 @@
+//! How generated code runs a tool's body: panics caught so that the guard
+//! can record them, then resumed unchanged.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::task::Poll;
+
+use crate::guard::CallGuard;
+
+/// Runs a sync tool's body and stops `guard`'s clock, catching a panic so
+/// that the guard can record its message; the caller resumes the unwind
+/// with [`resume_unwind`].
+///
+/// The `FnOnce` bound makes the body's closure `FnOnce`, so a body that
+/// returns a reference reborrowed from a captured `&mut` compiles as it does
+/// in a plain function.
+///
+/// # Errors
+///
+/// The panic payload, if `body` panicked.
+#[inline]
+pub fn catch_unwind_call<R>(
+    guard: &mut CallGuard<'_>,
+    body: impl FnOnce() -> R,
+) -> Result<R, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let value = body();
+        // The clock stops before `catch_unwind` hands the value back
+        // (BENCHMARKS.md, "Why the hot path looks as it does").
+        guard.stop();
+        value
+    }))
+}
+
+/// Continues the unwind of a panic caught by [`catch_unwind_call`] or
+/// [`catch_unwind_future`], with its payload unchanged.
+#[inline]
+pub fn resume_unwind(payload: Box<dyn Any + Send>) -> ! {
+    std::panic::resume_unwind(payload)
+}
+
+/// Runs `future`, catching a panic in any of its polls so that the guard can
+/// record the panic's message; the caller resumes the unwind.
+///
+/// # Errors
+///
+/// The panic payload, if a poll panicked.
+pub async fn catch_unwind_future<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    })
+    .await
+}
