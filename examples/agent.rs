@@ -565,7 +565,7 @@ async fn main() -> io::Result<()> {
         print_report(&monitor, started.elapsed());
     }
     if let Some(addr) = args.serve {
-        let server = MetricsServer::bind(monitor, HttpConfig::default().with_addr(addr)).await?;
+        let server = MetricsServer::bind(monitor, HttpConfig::default().addr(addr)).await?;
         eprintln!(
             "serving http://{0}/metrics, /stats, /errors and /healthz; Ctrl-C stops",
             server.local_addr()

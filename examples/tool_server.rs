@@ -57,7 +57,7 @@ async fn main() -> io::Result<()> {
     let monitor = global_monitor();
     let tools: Vec<String> = monitor.all_tool_stats().into_keys().collect();
     println!("{}", serde_json::json!({ "tools": tools }));
-    let server = MetricsServer::bind(monitor, HttpConfig::default().with_addr(args.addr)).await?;
+    let server = MetricsServer::bind(monitor, HttpConfig::default().addr(args.addr)).await?;
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;
     Ok(())

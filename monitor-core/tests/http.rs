@@ -63,7 +63,7 @@ fn monitor() -> Arc<ToolExecutionMonitor> {
 }
 
 async fn serve(config: HttpConfig) -> MetricsServer {
-    let config = config.with_addr("127.0.0.1:0".parse().unwrap());
+    let config = config.addr("127.0.0.1:0".parse().unwrap());
     MetricsServer::bind(monitor(), config).await.unwrap()
 }
 
@@ -211,5 +211,56 @@ async fn a_bearer_token_guards_all_but_health() {
         200
     );
     assert_eq!(get(addr, "/healthz", "").await.0, 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plus_in_the_path_is_a_plus() {
+    let monitor = Arc::new(ToolExecutionMonitor::new());
+    monitor.create_execution_context("c++").finish_success();
+    monitor.create_execution_context("c  ").finish_success();
+    let config = HttpConfig::default().addr("127.0.0.1:0".parse().unwrap());
+    let server = MetricsServer::bind(monitor, config).await.unwrap();
+    let addr = server.local_addr();
+    for path in ["/stats/c++", "/stats/c%2B%2B", "/stats/c%2b+"] {
+        let (status, body) = get(addr, path, "").await;
+        assert_eq!(status, 200, "{path}");
+        let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(one["tool_name"], "c++", "{path}");
+    }
+    // In the query, `+` is a space (form encoding), as browsers send it.
+    let (status, _) = get(addr, "/errors?tool=c++", "").await;
+    assert_eq!(status, 200);
+    server.shutdown().await;
+}
+
+/// 150 pipelined requests, then the client shuts its write side down: every
+/// request it sent in full is answered before the server closes.
+#[tokio::test]
+async fn pipelined_requests_are_all_answered_after_a_half_close() {
+    let server = serve(HttpConfig::default()).await;
+    let addr = server.local_addr();
+    for round in 0..20 {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        // Written one by one while the answers are read, as a pipelining
+        // client does; the last one is followed by the half-close at once.
+        let writer = tokio::spawn(async move {
+            for _ in 0..150 {
+                let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+                write.write_all(request).await.unwrap();
+            }
+            write.shutdown().await.unwrap();
+        });
+        let mut response = Vec::new();
+        read.read_to_end(&mut response).await.unwrap();
+        writer.await.unwrap();
+        let response = String::from_utf8(response).unwrap();
+        assert_eq!(
+            response.matches("HTTP/1.1 200 OK").count(),
+            150,
+            "round {round}"
+        );
+    }
     server.shutdown().await;
 }
