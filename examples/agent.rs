@@ -488,7 +488,9 @@ fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
             .filter(|(_, n)| *n > 0)
             .max_by_key(|(_, n)| *n)
             .map_or_else(|| "-".to_owned(), |(what, n)| format!("{what} ({n})"));
-        let p50 = monitor.duration_quantile(name, 0.5).unwrap_or(0.0);
+        let p50 = monitor
+            .duration_quantile(name, 0.5)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
         table.add_row(vec![
             name.clone(),
             s.total_executions.to_string(),

@@ -6,6 +6,7 @@ pub use crate::dispatch::{NotAnError, Returned, ReturnedOutcome, Split, SplitRes
 pub use crate::execution::Outcome;
 pub use crate::failure::{Classify, ClassifyOutcome, ErrorMessage, Message};
 pub use crate::fastlen::{Fast, FastLen, FastLenProbe};
+pub use crate::finish::finish_outcome;
 #[cfg(feature = "test-hooks")]
 pub use crate::global::poison_locks;
 pub use crate::guard::CallGuard;

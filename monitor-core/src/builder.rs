@@ -1,9 +1,10 @@
 //! Building a [`ToolExecutionMonitor`]: capacities, shards, clock and sink.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use crate::clock::{Clock, ClockHandle};
+use crate::clock::{Clock, ClockHandle, SystemClock};
 use crate::history::{History, Records};
 use crate::limits::{
     DEFAULT_ERROR_CAPACITY, DEFAULT_HISTORY_CAPACITY, DEFAULT_MAX_TOOLS, MAX_CAPACITY,
@@ -102,7 +103,7 @@ impl ToolExecutionMonitorBuilder {
 
     /// How many distinct tool names get their own statistics (default
     /// 10 000). Calls to further names are counted under
-    /// [`OVERFLOW_TOOL_NAME`], so memory stays bounded whatever names
+    /// [`OVERFLOW_TOOL_NAME`](crate::OVERFLOW_TOOL_NAME), so memory stays bounded whatever names
     /// callers send. 0 counts every call under the overflow entry.
     pub fn max_tools(mut self, max: usize) -> Self {
         self.max_tools = max;
@@ -120,8 +121,16 @@ impl ToolExecutionMonitorBuilder {
     }
 
     /// The clock for durations and timestamps (default [`SystemClock`](crate::SystemClock)).
+    ///
+    /// Passing a `SystemClock` is the same as the default: the monitor
+    /// reads the time-stamp counter directly instead of through a
+    /// `dyn Clock`, and stays comparable with the global monitor's clock.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = ClockHandle::Custom(Arc::new(clock));
+        self.clock = if (&clock as &dyn Any).is::<SystemClock>() {
+            ClockHandle::System
+        } else {
+            ClockHandle::Custom(Arc::new(clock))
+        };
         self
     }
 
@@ -166,5 +175,24 @@ impl ToolExecutionMonitorBuilder {
             sink_failures,
             measurement_failures: AtomicU64::new(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn a_system_clock_passed_in_takes_the_system_path() {
+        let passed = ToolExecutionMonitor::builder()
+            .clock(SystemClock::new())
+            .build();
+        assert!(passed.uses_system_clock());
+        assert!(ToolExecutionMonitor::new().uses_system_clock());
+        let manual = ToolExecutionMonitor::builder()
+            .clock(ManualClock::new(chrono::DateTime::UNIX_EPOCH))
+            .build();
+        assert!(!manual.uses_system_clock());
     }
 }

@@ -1,10 +1,9 @@
 //! The manual API: the reference's `ToolExecutionContext`.
 
-use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::classify::{ClassifyError, classify_error};
+use crate::classify::ClassifyError;
 use crate::execution::{Details, Execution, Outcome, dropped_outcome};
 use crate::message::{cap_message, capped_message};
 use crate::monitor::ToolExecutionMonitor;
@@ -26,7 +25,7 @@ impl ToolExecutionMonitor {
     /// call.add_metadata("region", "eu");
     /// let outcome: Result<(), std::io::Error> =
     ///     Err(std::io::ErrorKind::ConnectionRefused.into());
-    /// call.finish_result(&outcome);
+    /// monitor_core::finish_result!(call, &outcome);
     /// let error = &monitor.recent_errors(Some("fetch"), 24)[0];
     /// assert_eq!(error.error_category, Some(monitor_core::ErrorCategory::NetworkError));
     /// assert_eq!(error.user_id.as_deref(), Some("alice"));
@@ -41,9 +40,14 @@ impl ToolExecutionMonitor {
 /// [`ToolExecutionMonitor::create_execution_context`].
 ///
 /// The clock starts when the context is created. Finish it with one of the
-/// `finish_*` methods; it records exactly once. Dropped unfinished, it
+/// `finish_*` methods, or [`finish_error!`](crate::finish_error) /
+/// [`finish_result!`](crate::finish_result) (which classify an error as
+/// `#[monitored_tool]` does); it records exactly once. Dropped unfinished, it
 /// records an error (category system) if the thread is panicking, else a
-/// [`Cancelled`](ExecutionStatus::Cancelled) execution.
+/// [`Cancelled`](ExecutionStatus::Cancelled) execution. A context that is
+/// neither finished nor dropped (`mem::forget`, a leaked `Box`) records
+/// nothing: recording needs a `finish_*` call or a `Drop`, and a leak
+/// runs neither.
 ///
 /// # Examples
 ///
@@ -149,33 +153,16 @@ impl<'m> ToolExecutionContext<'m> {
         self.record(Outcome::Success { output_bytes });
     }
 
-    /// Records a failure with `error`, classified by the reference's rules
-    /// ([`classify_error`]); the message is its `Display` text.
-    pub fn finish_error<E: Error + 'static>(mut self, error: &E) {
-        self.record(Outcome::Failure {
-            status: ExecutionStatus::Error,
-            category: classify_error(error),
-            message: capped_message(|out| write!(out, "{error}")),
-        });
-    }
-
-    /// Records a failure with an error type that classifies itself.
+    /// Records a failure with an error type that classifies itself. For
+    /// any error type (one with a [`ClassifyError`] impl included) use
+    /// [`finish_error!`](crate::finish_error), which classifies as
+    /// `#[monitored_tool]` does.
     pub fn finish_with<E: ClassifyError + fmt::Display>(mut self, error: &E) {
         self.record(Outcome::Failure {
             status: error.status(),
             category: error.category(),
             message: capped_message(|out| write!(out, "{error}")),
         });
-    }
-
-    /// Records a success or a failure from `result`, as
-    /// [`finish_success`](Self::finish_success) or
-    /// [`finish_error`](Self::finish_error).
-    pub fn finish_result<T, E: Error + 'static>(self, result: &Result<T, E>) {
-        match result {
-            Ok(_) => self.finish_success(),
-            Err(error) => self.finish_error(error),
-        }
     }
 
     /// Records a failure with an explicit status, category and message.
@@ -190,6 +177,12 @@ impl<'m> ToolExecutionContext<'m> {
             category,
             message: cap_message(message.as_ref()),
         });
+    }
+
+    /// Records `outcome`: what [`finish_error!`](crate::finish_error) and
+    /// [`finish_result!`](crate::finish_result) expand to.
+    pub(crate) fn finish_outcome(mut self, outcome: Outcome) {
+        self.record(outcome);
     }
 
     fn details(&mut self, edit: impl FnOnce(&mut Details)) {

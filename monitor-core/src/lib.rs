@@ -76,6 +76,7 @@ mod timeout;
 // L5: what generated code calls, and the exporters, which read snapshots.
 mod dispatch;
 mod failure;
+mod finish;
 #[cfg(feature = "http")]
 mod http;
 mod measure;

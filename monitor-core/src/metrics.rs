@@ -23,6 +23,7 @@ use crate::status::{ErrorCategory, ExecutionStatus};
 /// assert_eq!(json["status"], "success");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolExecutionMetrics {
     /// The tool's name.
     pub tool_name: String,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::clock::{ClockHandle, NANOS_PER_HOUR, Reading};
 use crate::histogram::DurationHistogram;
@@ -139,14 +140,41 @@ impl ToolExecutionMonitor {
     /// ```
     #[must_use]
     pub fn recent_errors(&self, tool: Option<&str>, hours: u32) -> Vec<ToolExecutionMetrics> {
+        self.errors_since(tool, i64::from(hours).saturating_mul(NANOS_PER_HOUR))
+    }
+
+    /// The failures (errors and timeouts) of `tool` (or of all tools with
+    /// `None`) that started within `window` of now, oldest first: as
+    /// [`recent_errors`](Self::recent_errors), for any window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// let call = monitor.create_execution_context("fetch");
+    /// call.finish_classified(
+    ///     monitor_core::ExecutionStatus::Timeout,
+    ///     monitor_core::ErrorCategory::TimeoutError,
+    ///     "took too long",
+    /// );
+    /// let last_ten_minutes = monitor.recent_errors_within(None, Duration::from_secs(600));
+    /// assert_eq!(last_ten_minutes.len(), 1);
+    /// ```
+    #[must_use]
+    pub fn recent_errors_within(
+        &self,
+        tool: Option<&str>,
+        window: Duration,
+    ) -> Vec<ToolExecutionMetrics> {
+        self.errors_since(tool, i64::try_from(window.as_nanos()).unwrap_or(i64::MAX))
+    }
+
+    fn errors_since(&self, tool: Option<&str>, window_nanos: i64) -> Vec<ToolExecutionMetrics> {
         let Ok(tool) = self.tool_filter(tool) else {
             return Vec::new();
         };
-        let cutoff = self
-            .clock
-            .now()
-            .wall_nanos
-            .saturating_sub(i64::from(hours).saturating_mul(NANOS_PER_HOUR));
+        let cutoff = self.clock.now().wall_nanos.saturating_sub(window_nanos);
         let mut records = self.records.errors.newest();
         records.retain(|r| r.start_wall_nanos > cutoff && tool.is_none_or(|t| r.tool == t));
         self.to_metrics(records, usize::MAX)
@@ -194,8 +222,8 @@ impl ToolExecutionMonitor {
         })
     }
 
-    /// The duration in milliseconds below which a fraction `q` of the
-    /// executions of `tool` fall (`q = 0.5` for the median), computed as
+    /// The duration below which a fraction `q` of the executions of `tool`
+    /// fall (`q = 0.5` for the median), computed as
     /// `p95`/`p99` are: the value at sorted index `floor(n·q)`, within 1%.
     /// `None` for a tool without executions or a `q` outside `0.0..=1.0`
     /// (NaN included).
@@ -205,20 +233,20 @@ impl ToolExecutionMonitor {
     /// ```
     /// let monitor = monitor_core::ToolExecutionMonitor::new();
     /// monitor.create_execution_context("echo").finish_success();
-    /// assert!(monitor.duration_quantile("echo", 0.5).is_some());
+    /// let median = monitor.duration_quantile("echo", 0.5).unwrap();
+    /// assert!(median < std::time::Duration::from_secs(1));
     /// assert!(monitor.duration_quantile("echo", 1.5).is_none());
     /// assert!(monitor.duration_quantile("never", 0.5).is_none());
     /// ```
     #[must_use]
-    pub fn duration_quantile(&self, tool: &str, q: f64) -> Option<f64> {
+    pub fn duration_quantile(&self, tool: &str, q: f64) -> Option<Duration> {
         if !(0.0..=1.0).contains(&q) {
             return None;
         }
         let totals = self.registry.get(tool)?.totals();
         let (min, max) = (totals.min_nanos.min(totals.max_nanos), totals.max_nanos);
         let nanos = totals.latency.quantile(q, min, max)?;
-        #[allow(clippy::cast_precision_loss)] // nanoseconds to fractional ms
-        Some(nanos as f64 / 1e6)
+        Some(Duration::from_nanos(nanos))
     }
 
     /// Executions of `tool` by duration, in the reference's buckets plus an
@@ -239,12 +267,33 @@ impl ToolExecutionMonitor {
             .unwrap_or_default()
     }
 
-    /// Clears the statistics of `tool` (its counters, histogram and trend),
-    /// or with `None` of every tool together with the history and the error
-    /// list, as the reference's `reset_stats`. An unknown tool is a no-op.
+    /// Clears the statistics of the tool `name`: its counters, histograms
+    /// and trend. Its entries in the history and the error list stay (they
+    /// are records of calls that happened; [`reset_all`](Self::reset_all)
+    /// clears those). Returns whether the tool was known.
     ///
     /// Calls that finish while a reset runs are each either cleared or kept
     /// whole per counter; no counter is ever torn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::new();
+    /// monitor.create_execution_context("a").finish_success();
+    /// assert!(monitor.reset_tool("a"));
+    /// assert!(monitor.tool_stats("a").is_none());
+    /// assert_eq!(monitor.recent_executions(Some("a"), 10).len(), 1);
+    /// assert!(!monitor.reset_tool("never-seen"));
+    /// ```
+    pub fn reset_tool(&self, name: &str) -> bool {
+        self.registry
+            .get(name)
+            .inspect(|tool| tool.reset())
+            .is_some()
+    }
+
+    /// Clears the statistics of every tool, the history and the error list:
+    /// the monitor reads as new (tool names stay registered).
     ///
     /// Cleared records are hidden at once. The rings of recording threads
     /// are written only by their own thread, so the memory of the details
@@ -256,18 +305,25 @@ impl ToolExecutionMonitor {
     /// ```
     /// let monitor = monitor_core::ToolExecutionMonitor::new();
     /// monitor.create_execution_context("a").finish_success();
-    /// monitor.reset_stats(Some("a"));
-    /// assert!(monitor.tool_stats("a").is_none());
+    /// monitor.reset_all();
+    /// assert!(monitor.all_tool_stats().is_empty());
+    /// assert!(monitor.recent_executions(None, 10).is_empty());
     /// ```
+    pub fn reset_all(&self) {
+        self.registry.all().iter().for_each(|tool| tool.reset());
+        self.records.history.clear();
+        self.records.errors.clear();
+    }
+
+    /// The reference's `reset_stats`: [`reset_tool`](Self::reset_tool)
+    /// with a name (an unknown one is a no-op), [`reset_all`](Self::reset_all)
+    /// with `None`.
     pub fn reset_stats(&self, tool: Option<&str>) {
-        if let Some(name) = tool {
-            if let Some(tool) = self.registry.get(name) {
-                tool.reset();
+        match tool {
+            Some(name) => {
+                self.reset_tool(name);
             }
-        } else {
-            self.registry.all().iter().for_each(|tool| tool.reset());
-            self.records.history.clear();
-            self.records.errors.clear();
+            None => self.reset_all(),
         }
     }
 

@@ -102,6 +102,7 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
 
 /// One finished execution, as a [`MetricsSink`] receives it. Holds sizes
 /// and outcome only, never argument content.
+#[non_exhaustive]
 pub struct ExecutionEvent<'a> {
     pub(crate) tool: &'a Tool,
     /// How the execution ended.

@@ -32,6 +32,7 @@ const P99: f64 = 0.99;
 /// assert_eq!(json["trend_7d"].as_array().unwrap().len(), 7);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolPerformanceStats {
     /// The tool's name.
     pub tool_name: String,

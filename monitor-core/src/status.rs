@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `"validation_failed"`, `"security_violation"` and `"cancelled"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ExecutionStatus {
     /// The tool returned a value or `Ok`.
     Success,
@@ -16,9 +17,9 @@ pub enum ExecutionStatus {
     Error,
     /// The tool ran past its deadline.
     Timeout,
-    /// The tool rejected its input (chosen by a [`ClassifyError`] impl).
+    /// The tool rejected its input (chosen by a [`ClassifyError`](crate::ClassifyError) impl).
     ValidationFailed,
-    /// The tool refused on security grounds (chosen by a [`ClassifyError`] impl).
+    /// The tool refused on security grounds (chosen by a [`ClassifyError`](crate::ClassifyError) impl).
     SecurityViolation,
     /// A Rust addition: the tool's future was dropped after it started and
     /// before it finished, or a manual context was dropped unfinished.
@@ -66,6 +67,7 @@ impl ExecutionStatus {
 /// `"UNKNOWN_ERROR"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum ErrorCategory {
     /// The caller asked for something wrong.
     UserInput,

@@ -164,14 +164,10 @@ fn messages_overwritten_by_successes_are_freed() {
     for _ in 0..1000 {
         monitor.create_execution_context("search").finish_success();
     }
-    monitor
-        .create_execution_context("search")
-        .finish_error(&Distinct(0));
+    monitor_core::finish_error!(monitor.create_execution_context("search"), &Distinct(0));
     let before = live_bytes();
     for i in 1..=1000 {
-        monitor
-            .create_execution_context("search")
-            .finish_error(&Distinct(i));
+        monitor_core::finish_error!(monitor.create_execution_context("search"), &Distinct(i));
     }
     let with_messages = live_bytes();
     assert!(

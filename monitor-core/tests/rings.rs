@@ -37,8 +37,8 @@ fn record(monitor: &ToolExecutionMonitor, kind: u64, i: u64) {
     call.set_input_size(kind);
     match kind {
         SUCCESS | SUCCESS_WITH_USER => call.finish_success(),
-        FAIL_A | FAIL_A_WITH_USER => call.finish_error(&Failure("A")),
-        _ => call.finish_error(&Failure("B")),
+        FAIL_A | FAIL_A_WITH_USER => monitor_core::finish_error!(call, &Failure("A")),
+        _ => monitor_core::finish_error!(call, &Failure("B")),
     }
 }
 

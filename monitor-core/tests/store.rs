@@ -92,7 +92,7 @@ fn recent_errors_filter_by_tool_and_hours() {
     let (clock, monitor) = manual();
     let fail = |tool: &str| {
         let call = monitor.create_execution_context(tool);
-        call.finish_error(&std::io::Error::from(std::io::ErrorKind::TimedOut));
+        monitor_core::finish_error!(call, &std::io::Error::from(std::io::ErrorKind::TimedOut));
     };
     fail("a");
     clock.advance(Duration::from_secs(3 * 3600));

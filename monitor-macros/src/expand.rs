@@ -17,12 +17,27 @@ use crate::attr::{self, Args};
 use crate::item::{self, Body, ReturnedFuture, Shape, ToolFn};
 use crate::{rmcp, types, valid};
 
+/// Whether rmcp's argument and result types are recognised by spelling
+/// (`RequestContext<_>` and `Peer<_>` not measured, `Json<T>` measured as
+/// JSON): only with the `rmcp` feature, which `monitor-core/rmcp` turns on,
+/// so that other crates' `Json<T>` or `Peer<T>` are measured like any type.
+const RMCP: bool = cfg!(feature = "rmcp");
+
 /// Parses, validates and expands `#[monitored_tool(args)] item`.
 pub(crate) fn monitored_tool(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    monitored_tool_with(args, item, RMCP)
+}
+
+/// [`monitored_tool`], with rmcp's spellings recognised or not.
+fn monitored_tool_with(
+    args: TokenStream,
+    item: TokenStream,
+    rmcp: bool,
+) -> syn::Result<TokenStream> {
     let args = attr::parse(args)?;
     let tool = item::parse(item)?;
     valid::check(&args, &tool)?;
-    Ok(expand(&args, tool))
+    Ok(expand(&args, tool, rmcp))
 }
 
 /// The tool name of a function: a trailing `_tool` removed, `_` → `-`,
@@ -96,7 +111,7 @@ struct Destructure {
     hidden: Ident,
 }
 
-fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
+fn expand(args: &Args, mut tool: ToolFn, rmcp: bool) -> TokenStream {
     let Body::Block { inner_attrs, stmts } = std::mem::replace(&mut tool.body, Body::Missing)
     else {
         unreachable!("`valid::check` rejects functions without a body")
@@ -114,7 +129,7 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
         },
         |name| name.value.value(),
     );
-    let (measured, destructured) = plan_inputs(args, &mut tool.sig);
+    let (measured, destructured) = plan_inputs(args, &mut tool.sig, rmcp);
     let ToolFn {
         attrs, vis, sig, ..
     } = &tool;
@@ -139,7 +154,7 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
         output,
         output_span,
         error_span,
-        json_output: output.is_some_and(rmcp::is_json_result),
+        json_output: rmcp && output.is_some_and(rmcp::is_json_result),
     };
     let body = match &shape {
         Shape::Sync => plan.sync_fn(&measured, &destructured, &stmts),
@@ -159,7 +174,7 @@ fn expand(args: &Args, mut tool: ToolFn) -> TokenStream {
 
 /// Which arguments are measured; measured pattern arguments get a hidden
 /// name in `sig` (their pattern moves into the body).
-fn plan_inputs(args: &Args, sig: &mut Signature) -> (Vec<Measured>, Vec<Destructure>) {
+fn plan_inputs(args: &Args, sig: &mut Signature, rmcp: bool) -> (Vec<Measured>, Vec<Destructure>) {
     let mut measured = Vec::new();
     let mut destructured = Vec::new();
     if args.skip_all.is_some() {
@@ -171,7 +186,7 @@ fn plan_inputs(args: &Args, sig: &mut Signature) -> (Vec<Measured>, Vec<Destruct
             continue;
         };
         // rmcp's session arguments and `Json<_>` are skipped by type.
-        if rmcp::skipped_by_type(&typed.ty)
+        if (rmcp && rmcp::skipped_by_type(&typed.ty))
             || item::bindings(&typed.pat)
                 .iter()
                 .any(|b| skipped.contains(b))
@@ -679,6 +694,36 @@ mod tests {
 
     fn expand_str(args: TokenStream, item: TokenStream) -> String {
         monitored_tool(args, item).unwrap().to_string()
+    }
+
+    #[test]
+    fn rmcp_spellings_are_skipped_only_with_rmcp_support() {
+        let item = quote!(
+            async fn f(&self, peer: Peer<RoleServer>, body: Json<In>, n: u8) -> Json<Out> {
+                todo!()
+            }
+        );
+        let with = monitored_tool_with(quote!(), item.clone(), true)
+            .unwrap()
+            .to_string();
+        let without = monitored_tool_with(quote!(), item, false)
+            .unwrap()
+            .to_string();
+        let measures = |out: &str, arg: &str| out.contains(&format!("__monitor_value = & {arg} ;"));
+        let as_json = |out: &str| out.contains("json_output_len (& __monitor_ok . 0)");
+        for out in [&with, &without] {
+            assert!(measures(out, "n"), "{out}");
+        }
+        assert!(
+            !measures(&with, "peer") && !measures(&with, "body"),
+            "{with}"
+        );
+        assert!(as_json(&with), "{with}");
+        assert!(
+            measures(&without, "peer") && measures(&without, "body"),
+            "{without}"
+        );
+        assert!(!as_json(&without), "{without}");
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! One classification whatever the entry point: `#[monitored_tool]`,
+//! `finish_error!`, `finish_result!` and `finish_with` agree on the status,
+//! category and message of the same error.
+
+use std::fmt;
+use std::io;
+use std::sync::LazyLock;
+
+use monitor_core::{
+    ClassifyError, ErrorCategory, ExecutionStatus, ToolExecutionMonitor, finish_error,
+    finish_result, monitored_tool,
+};
+
+static MONITOR: LazyLock<ToolExecutionMonitor> = LazyLock::new(ToolExecutionMonitor::new);
+
+/// Classifies itself, against what its name and message would suggest to
+/// the reference's rules ("timeout" in the message: a timeout error).
+#[derive(Debug)]
+struct Throttled;
+
+impl fmt::Display for Throttled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timeout while throttled")
+    }
+}
+
+impl std::error::Error for Throttled {}
+
+impl ClassifyError for Throttled {
+    fn status(&self) -> ExecutionStatus {
+        ExecutionStatus::SecurityViolation
+    }
+    fn category(&self) -> ErrorCategory {
+        ErrorCategory::UserInput
+    }
+}
+
+#[monitored_tool(monitor = MONITOR, name = "attribute")]
+fn attribute() -> Result<(), Throttled> {
+    Err(Throttled)
+}
+
+#[monitored_tool(monitor = MONITOR, name = "attribute-io")]
+fn attribute_io() -> Result<(), io::Error> {
+    Err(io::ErrorKind::PermissionDenied.into())
+}
+
+fn last_failure(
+    tool: &str,
+) -> (
+    Option<ExecutionStatus>,
+    Option<ErrorCategory>,
+    Option<String>,
+) {
+    let errors = MONITOR.recent_errors(Some(tool), 1);
+    let error = errors.last().expect("a failure was recorded");
+    (
+        Some(error.status),
+        error.error_category,
+        error.error_message.clone(),
+    )
+}
+
+#[test]
+fn every_entry_point_classifies_an_error_the_same_way() {
+    let _ = attribute();
+    finish_error!(MONITOR.create_execution_context("macro"), &Throttled);
+    let result: Result<u8, Throttled> = Err(Throttled);
+    finish_result!(MONITOR.create_execution_context("result"), &result);
+    MONITOR
+        .create_execution_context("with")
+        .finish_with(&Throttled);
+
+    let expected = (
+        Some(ExecutionStatus::SecurityViolation),
+        Some(ErrorCategory::UserInput),
+        Some("timeout while throttled".to_owned()),
+    );
+    for tool in ["attribute", "macro", "result", "with"] {
+        assert_eq!(last_failure(tool), expected, "{tool}");
+    }
+}
+
+#[test]
+fn io_errors_and_anyhow_take_the_same_ladder() {
+    let _ = attribute_io();
+    let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+    finish_error!(MONITOR.create_execution_context("macro-io"), &denied);
+    assert_eq!(last_failure("attribute-io"), last_failure("macro-io"));
+    assert_eq!(
+        last_failure("macro-io").1,
+        Some(ErrorCategory::SecurityError)
+    );
+
+    // Behind `dyn Error`: classified through the chain, as the attribute does.
+    let wrapped = anyhow::Error::new(io::Error::from(io::ErrorKind::ConnectionRefused));
+    finish_error!(MONITOR.create_execution_context("anyhow"), &wrapped);
+    assert_eq!(last_failure("anyhow").1, Some(ErrorCategory::NetworkError));
+}
+
+#[test]
+fn finish_result_records_a_success_for_ok() {
+    let ok: Result<u8, Throttled> = Ok(1);
+    finish_result!(MONITOR.create_execution_context("ok"), &ok);
+    let stats = MONITOR.tool_stats("ok").unwrap();
+    assert_eq!(
+        (stats.total_executions, stats.successful_executions),
+        (1, 1)
+    );
+}
