@@ -23,7 +23,7 @@ use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use monitor_core::{
     ClassifyError, ErrorCategory, ExecutionStatus, HttpConfig, MetricsServer, TimeoutError,
-    ToolExecutionMonitor, global_monitor, monitored_tool,
+    ToolExecutionMonitor, global_monitor, monitored_tool, set_global_monitor,
 };
 use owo_colors::{OwoColorize, Stream, Style};
 
@@ -54,6 +54,80 @@ struct Args {
     /// address until interrupted.
     #[arg(long, value_name = "ADDR")]
     serve: Option<SocketAddr>,
+    /// Also record into this SQLite store (default `target/agent-store.db`
+    /// when the flag has no value), then report what the file holds over
+    /// every run that wrote to it.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "target/agent-store.db")]
+    store: Option<std::path::PathBuf>,
+}
+
+/// What a report shows, read from the monitor of this run or from a store.
+struct Report {
+    /// The line under the heading: what the report covers.
+    header: String,
+    stats: std::collections::BTreeMap<String, monitor_core::ToolPerformanceStats>,
+    p50_ms: std::collections::BTreeMap<String, f64>,
+    histograms: std::collections::BTreeMap<String, monitor_core::DurationHistogram>,
+    errors: Vec<monitor_core::ToolExecutionMetrics>,
+}
+
+impl Report {
+    fn of_monitor(monitor: &ToolExecutionMonitor, elapsed: Duration) -> Self {
+        let stats = monitor.all_tool_stats();
+        let calls: u64 = stats.values().map(|s| s.total_executions).sum();
+        Self {
+            header: format!(
+                "{calls} tool calls in {elapsed:.2?} ({} tool panics caught by the agent)",
+                PANICS_CAUGHT.load(Ordering::Relaxed)
+            ),
+            p50_ms: stats
+                .keys()
+                .map(|name| {
+                    let p50 = monitor.duration_quantile(name, 0.5);
+                    (name.clone(), p50.map_or(0.0, |d| d.as_secs_f64() * 1e3))
+                })
+                .collect(),
+            histograms: stats
+                .keys()
+                .map(|name| (name.clone(), monitor.duration_histogram(name)))
+                .collect(),
+            errors: monitor.recent_errors(None, 24),
+            stats,
+        }
+    }
+
+    fn of_store(store: &monitor_core::Store) -> Result<Self, monitor_core::StoreError> {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let info = store.info()?;
+        let stats = store.all_tool_stats(week)?;
+        let calls: u64 = stats.values().map(|s| s.total_executions).sum();
+        let span = match (info.first_hour, info.last_hour) {
+            (Some(first), Some(last)) => format!(
+                "hours {} to {} UTC",
+                first.format("%Y-%m-%d %H:00"),
+                (last + chrono::TimeDelta::hours(1)).format("%Y-%m-%d %H:00")
+            ),
+            _ => "no hours yet".to_owned(),
+        };
+        let mut p50_ms = std::collections::BTreeMap::new();
+        let mut histograms = std::collections::BTreeMap::new();
+        for name in stats.keys() {
+            let p50 = store.duration_quantile(name, week, 0.5)?;
+            p50_ms.insert(name.clone(), p50.map_or(0.0, |d| d.as_secs_f64() * 1e3));
+            histograms.insert(name.clone(), store.duration_histogram(name, week)?);
+        }
+        Ok(Self {
+            header: format!(
+                "{calls} tool calls in the last 7 days of {}, written by {} processes ({span})",
+                info.path.display(),
+                info.processes
+            ),
+            stats,
+            p50_ms,
+            histograms,
+            errors: store.recent_errors(None, 24)?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -454,16 +528,9 @@ fn ms(value: f64) -> String {
     }
 }
 
-fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
-    let stats = monitor.all_tool_stats();
-    let calls: u64 = stats.values().map(|s| s.total_executions).sum();
-    println!(
-        "{} {} tool calls in {:.2?} ({} tool panics caught by the agent)\n",
-        heading("Tool execution report:"),
-        calls,
-        elapsed,
-        PANICS_CAUGHT.load(Ordering::Relaxed),
-    );
+fn print_report(title: &str, report: &Report) {
+    let stats = &report.stats;
+    println!("{} {}\n", heading(title), report.header);
 
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
@@ -477,7 +544,7 @@ fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
         "avg out B",
         "top error",
     ]);
-    for (name, s) in &stats {
+    for (name, s) in stats {
         // Failures without a category are cancellations.
         let cancelled = s.failed_executions - s.error_distribution.values().sum::<u64>();
         let top_error = s
@@ -488,9 +555,7 @@ fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
             .filter(|(_, n)| *n > 0)
             .max_by_key(|(_, n)| *n)
             .map_or_else(|| "-".to_owned(), |(what, n)| format!("{what} ({n})"));
-        let p50 = monitor
-            .duration_quantile(name, 0.5)
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        let p50 = report.p50_ms.get(name).copied().unwrap_or(0.0);
         table.add_row(vec![
             name.clone(),
             s.total_executions.to_string(),
@@ -513,7 +578,7 @@ fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
     println!("{}", heading("Duration histograms"));
     for name in stats.keys() {
         println!("  {}", styled(name, Style::new().bold()));
-        let histogram = monitor.duration_histogram(name);
+        let histogram = report.histograms.get(name).copied().unwrap_or_default();
         let most = histogram.counts().into_iter().max().unwrap_or(0).max(1);
         for (label, _, count) in histogram.buckets().filter(|(_, _, n)| *n > 0) {
             let width = usize::try_from(count * 40 / most).unwrap_or(40).max(1);
@@ -525,13 +590,13 @@ fn print_report(monitor: &ToolExecutionMonitor, elapsed: Duration) {
     }
 
     println!("\n{}", heading("7-day success trend (oldest day first)"));
-    for (name, s) in &stats {
+    for (name, s) in stats {
         let days: Vec<String> = s.trend_7d.iter().map(|r| format!("{r:5.1}")).collect();
         println!("  {name:>16}  {}", days.join(" "));
     }
 
     println!("\n{}", heading("Last five errors"));
-    let errors = monitor.recent_errors(None, 24);
+    let errors = &report.errors;
     for error in errors.iter().rev().take(5).rev() {
         let category = error.error_category.map_or("-", ErrorCategory::as_str);
         println!(
@@ -556,15 +621,41 @@ async fn main() -> io::Result<()> {
     // Tool panics are part of the simulation: the agent catches them, so
     // keep their messages out of the report (the monitor records them).
     std::panic::set_hook(Box::new(|_| {}));
+    if let Some(path) = &args.store {
+        let store = monitor_core::StoreConfig::at(path);
+        set_global_monitor(ToolExecutionMonitor::builder().store(store).build_shared());
+    }
     let started = Instant::now();
     run_agent(&args).await;
     let monitor = global_monitor();
+    // The global monitor is never dropped: flush before reading the store.
+    let store = match &args.store {
+        Some(path) => {
+            monitor.flush().map_err(io::Error::other)?;
+            let store = monitor_core::Store::open(path).map_err(io::Error::other)?;
+            Some(Report::of_store(&store).map_err(io::Error::other)?)
+        }
+        None => None,
+    };
     if args.json {
-        let json =
-            serde_json::to_string_pretty(&monitor.all_tool_stats()).map_err(io::Error::other)?;
-        println!("{json}");
+        let run = monitor.all_tool_stats();
+        let json = match &store {
+            // With a store: this run's stats and the store's, side by side.
+            Some(store) => serde_json::to_string_pretty(
+                &serde_json::json!({ "run": run, "store": store.stats }),
+            ),
+            None => serde_json::to_string_pretty(&run),
+        };
+        println!("{}", json.map_err(io::Error::other)?);
     } else {
-        print_report(&monitor, started.elapsed());
+        print_report(
+            "Tool execution report:",
+            &Report::of_monitor(&monitor, started.elapsed()),
+        );
+        if let Some(store) = &store {
+            println!();
+            print_report("Store report:", store);
+        }
     }
     if let Some(addr) = args.serve {
         let server = MetricsServer::bind(monitor, HttpConfig::default().addr(addr)).await?;

@@ -19,10 +19,21 @@
 //! so its calls are recorded in the global monitor under the name clients
 //! call it by. `tool_stats` is not monitored: its answer is exactly the
 //! calls made to the other four, and never counts itself.
+//!
+//! With `--store PATH` (or `TOOL_MONITOR_DB=PATH` in its environment, as an
+//! MCP client's server config can set it) the monitor also writes to that
+//! SQLite store, and `tool_stats` answers from the store: the last 7 days
+//! of every session's server process, not only this one's. A client that
+//! starts a new server per session still accumulates one week of stats.
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use monitor_core::{global_monitor, monitored_tool};
+use monitor_core::{
+    STORE_PATH_ENV, Store, StoreConfig, ToolExecutionMonitor, global_monitor, monitored_tool,
+    set_global_monitor,
+};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::{ErrorData, Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
@@ -109,10 +120,23 @@ impl MonitoredTools {
     /// object keyed by tool name, each value with the keys of the
     /// reference's `ToolPerformanceStats.to_dict()`. `tool_stats` itself is
     /// not monitored, so it never counts its own calls.
+    /// With a store, the stats of the last 7 days of every process that
+    /// wrote to it.
     #[tool]
     async fn tool_stats(&self) -> Result<CallToolResult, ErrorData> {
-        let stats = serde_json::to_string_pretty(&global_monitor().all_tool_stats())
-            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        let internal =
+            |error: &dyn std::error::Error| ErrorData::internal_error(error.to_string(), None);
+        let stats = match STORE.get() {
+            Some(path) => {
+                global_monitor().flush().map_err(|e| internal(&e))?;
+                let week = Duration::from_secs(7 * 24 * 3600);
+                Store::open(path)
+                    .and_then(|store| store.all_tool_stats(week))
+                    .map_err(|e| internal(&e))?
+            }
+            None => global_monitor().all_tool_stats(),
+        };
+        let stats = serde_json::to_string_pretty(&stats).map_err(|e| internal(&e))?;
         Ok(CallToolResult::success(vec![ContentBlock::text(stats)]))
     }
 }
@@ -123,10 +147,34 @@ impl MonitoredTools {
 )]
 impl ServerHandler for MonitoredTools {}
 
+/// The store file, from `--store PATH` or `TOOL_MONITOR_DB`, if either is given.
+static STORE: OnceLock<PathBuf> = OnceLock::new();
+
+fn store_path() -> Result<Option<PathBuf>, String> {
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next()) {
+        (None, _) => Ok(std::env::var_os(STORE_PATH_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)),
+        (Some(flag), Some(path)) if flag == "--store" && args.next().is_none() => {
+            Ok(Some(PathBuf::from(path)))
+        }
+        _ => Err("usage: mcp_server [--store PATH]".to_owned()),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(path) = store_path()? {
+        let config = StoreConfig::at(&path);
+        set_global_monitor(ToolExecutionMonitor::builder().store(config).build_shared());
+        eprintln!("mcp_server: recording into {}", path.display());
+        let _ = STORE.set(path);
+    }
     eprintln!("mcp_server: serving echo, add, fail, slow and tool_stats on stdio");
     let service = MonitoredTools.serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
+    // The client closed the session: write what the last interval measured.
+    global_monitor().flush()?;
     Ok(())
 }

@@ -78,3 +78,32 @@ fn json_has_the_reference_keys_for_every_tool() {
         assert_eq!(tool["tool_name"], name.as_str());
     }
 }
+
+#[test]
+fn two_runs_with_a_store_report_both() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("agent-store");
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("agent.db");
+    let db = db.to_str().unwrap();
+    agent(&["--calls", "50", "--seed", "1", "--store", db]);
+    let json: serde_json::Value = serde_json::from_str(&agent(&[
+        "--calls", "70", "--seed", "2", "--store", db, "--json",
+    ]))
+    .unwrap();
+    let sum = |stats: &serde_json::Value| -> u64 {
+        stats
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|s| s["total_executions"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&json["run"]), 70);
+    assert_eq!(sum(&json["store"]), 120);
+    let report = agent(&["--calls", "30", "--store", db]);
+    assert!(
+        report.contains("Store report: 150 tool calls")
+            && report.contains("written by 3 processes"),
+        "{report}"
+    );
+}

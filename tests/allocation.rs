@@ -24,6 +24,26 @@ static MONITOR: LazyLock<ToolExecutionMonitor> = LazyLock::new(|| {
         .build()
 });
 
+/// The same, writing to a SQLite store: flushed between the counted calls
+/// (by hand, so that no flusher thread allocates while they are counted).
+static STORED: LazyLock<ToolExecutionMonitor> = LazyLock::new(|| {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("allocation-store.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    ToolExecutionMonitor::builder()
+        .clock(ManualClock::new(chrono::DateTime::UNIX_EPOCH))
+        .history_capacity(64)
+        .store(monitor_core::StoreConfig::at(path))
+        .build()
+});
+
+#[monitored_tool(monitor = STORED, name = "search")]
+fn stored_search(query: &str, limit: usize) -> Result<Vec<u32>, std::io::Error> {
+    let _ = (query, limit);
+    Ok(Vec::new())
+}
+
 #[monitored_tool(monitor = MONITOR)]
 fn search(query: &str, limit: usize) -> Result<Vec<u32>, std::io::Error> {
     let _ = (query, limit);
@@ -130,5 +150,34 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     assert_eq!(
         errors.last().and_then(|e| e.error_message.as_deref()),
         Some("refused with code 1000")
+    );
+
+    // With a store: calls between flushes allocate nothing either; the
+    // store is read and written by the flush alone.
+    for _ in 0..200 {
+        assert!(stored_search("rust", 3).is_ok());
+    }
+    STORED.flush().unwrap();
+    for round in 1..=3 {
+        let region = Region::new(GLOBAL);
+        for _ in 0..1_000 {
+            assert!(stored_search("rust", 3).is_ok());
+        }
+        let change = region.change();
+        assert_eq!(
+            (change.allocations, change.reallocations),
+            (0, 0),
+            "store on, round {round}: {change:?}"
+        );
+        STORED.flush().unwrap();
+    }
+    let store = monitor_core::Store::open(STORED.store_path().unwrap()).unwrap();
+    assert_eq!(
+        store
+            .tool_stats("search", std::time::Duration::from_secs(u64::MAX / 4))
+            .unwrap()
+            .unwrap()
+            .total_executions,
+        3_200
     );
 }

@@ -43,7 +43,11 @@ struct Server {
 
 impl Server {
     fn spawn() -> Self {
-        let mut child = server_command()
+        Self::spawn_with(server_command())
+    }
+
+    fn spawn_with(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -299,4 +303,41 @@ fn an_mcp_client_over_stdio_reads_back_exactly_its_calls() {
     server.stdin = None;
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "{exit}");
+}
+
+/// Two sessions of the server, one after the other, as an MCP client that
+/// starts a server per session runs them: with a store (`TOOL_MONITOR_DB`),
+/// the second one's `tool_stats` counts the first one's calls too.
+#[test]
+fn a_store_carries_stats_across_server_processes() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-store");
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("sessions.db");
+    let session = || {
+        let mut command = server_command();
+        command.env("TOOL_MONITOR_DB", &db);
+        let mut server = Server::spawn_with(command);
+        server.request(
+            "initialize",
+            &json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": { "name": "mcp-store-test", "version": "0.0.0" },
+            }),
+        );
+        server.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+        server
+    };
+    let mut first = session();
+    for text in ["a", "b"] {
+        first.call("echo", &json!({ "text": text }));
+    }
+    // The client ends the session: the server flushes and exits.
+    drop(first.stdin.take());
+    assert!(first.child.wait().unwrap().success());
+
+    let mut second = session();
+    second.call("echo", &json!({ "text": "c" }));
+    let stats = second.tool_stats();
+    assert_eq!(stats["echo"]["total_executions"], 3, "{stats:?}");
 }

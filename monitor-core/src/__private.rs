@@ -2,11 +2,11 @@
 //! anything here may change in any release. Re-exports only.
 
 pub use crate::callsite::Callsite;
+pub use crate::context::finish_outcome;
 pub use crate::dispatch::{NotAnError, Returned, ReturnedOutcome, Split, SplitResult, success};
 pub use crate::execution::Outcome;
 pub use crate::failure::{Classify, ClassifyOutcome, ErrorMessage, Message};
 pub use crate::fastlen::{Fast, FastLen, FastLenProbe};
-pub use crate::finish::finish_outcome;
 #[cfg(feature = "test-hooks")]
 pub use crate::global::poison_locks;
 pub use crate::guard::CallGuard;

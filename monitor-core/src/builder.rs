@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use crate::clock::{Clock, ClockHandle, SystemClock};
+#[cfg(feature = "store")]
+use crate::flush::start_flusher;
 use crate::history::{History, Records};
 use crate::limits::{
     DEFAULT_ERROR_CAPACITY, DEFAULT_HISTORY_CAPACITY, DEFAULT_MAX_TOOLS, MAX_CAPACITY,
@@ -12,6 +14,8 @@ use crate::limits::{
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::Registry;
 use crate::sink::{BackgroundSink, MetricsSink, SinkHandle};
+#[cfg(feature = "store")]
+use crate::store::{Persist, StoreConfig};
 
 impl ToolExecutionMonitor {
     /// A monitor with the default settings.
@@ -59,6 +63,8 @@ pub struct ToolExecutionMonitorBuilder {
     sink: Option<Arc<dyn MetricsSink>>,
     /// `Some(capacity)`: the sink runs on its own thread behind a queue.
     sink_queue: Option<usize>,
+    #[cfg(feature = "store")]
+    store: Option<StoreConfig>,
 }
 
 impl Default for ToolExecutionMonitorBuilder {
@@ -72,6 +78,8 @@ impl Default for ToolExecutionMonitorBuilder {
             clock: ClockHandle::System,
             sink: None,
             sink_queue: None,
+            #[cfg(feature = "store")]
+            store: None,
         }
     }
 }
@@ -153,6 +161,38 @@ impl ToolExecutionMonitorBuilder {
         self
     }
 
+    /// Persists what the monitor measures into the SQLite file of
+    /// `config` (feature `store`), written by a background flusher every
+    /// interval (with [`build_shared`](Self::build_shared)), on
+    /// [`flush`](ToolExecutionMonitor::flush) and when the monitor is
+    /// dropped. Nothing changes per call: a flush reads the same counters
+    /// the exporters read. A store that cannot be opened or written never
+    /// fails a tool call; see [`store_failures`](ToolExecutionMonitor::store_failures).
+    #[cfg(feature = "store")]
+    pub fn store(mut self, config: StoreConfig) -> Self {
+        self.store = Some(config);
+        self
+    }
+
+    /// The monitor, shared; with a [`store`](Self::store), a background
+    /// thread flushes it every interval for as long as the monitor lives.
+    /// This is the form [`set_global_monitor`](crate::set_global_monitor)
+    /// takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let monitor = monitor_core::ToolExecutionMonitor::builder().build_shared();
+    /// monitor_core::set_global_monitor(monitor);
+    /// ```
+    #[must_use]
+    pub fn build_shared(self) -> Arc<ToolExecutionMonitor> {
+        let monitor = Arc::new(self.build());
+        #[cfg(feature = "store")]
+        start_flusher(&monitor);
+        monitor
+    }
+
     /// The monitor.
     #[must_use]
     pub fn build(self) -> ToolExecutionMonitor {
@@ -174,6 +214,8 @@ impl ToolExecutionMonitorBuilder {
             sink,
             sink_failures,
             measurement_failures: AtomicU64::new(0),
+            #[cfg(feature = "store")]
+            store: self.store.map(|config| Arc::new(Persist::new(config))),
         }
     }
 }

@@ -179,12 +179,6 @@ impl<'m> ToolExecutionContext<'m> {
         });
     }
 
-    /// Records `outcome`: what [`finish_error!`](crate::finish_error) and
-    /// [`finish_result!`](crate::finish_result) expand to.
-    pub(crate) fn finish_outcome(mut self, outcome: Outcome) {
-        self.record(outcome);
-    }
-
     fn details(&mut self, edit: impl FnOnce(&mut Details)) {
         edit(self.execution.details_mut());
     }
@@ -207,4 +201,10 @@ impl Drop for ToolExecutionContext<'_> {
             self.record(dropped_outcome());
         }
     }
+}
+
+/// Records `outcome` for `context`: what [`finish_error!`](crate::finish_error)
+/// and [`finish_result!`](crate::finish_result) expand to.
+pub fn finish_outcome(mut context: ToolExecutionContext<'_>, outcome: Outcome) {
+    context.record(outcome);
 }

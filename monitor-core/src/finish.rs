@@ -6,9 +6,6 @@
 //! error's type is known can, with the same by-type ladder the attribute
 //! uses (`failure.rs`).
 
-use crate::context::ToolExecutionContext;
-use crate::execution::Outcome;
-
 /// Finishes a [`ToolExecutionContext`](crate::ToolExecutionContext) with a
 /// failure, classified as `#[monitored_tool]` classifies an `Err`: by the
 /// error's [`ClassifyError`](crate::ClassifyError) impl if it has one, else
@@ -82,9 +79,4 @@ macro_rules! finish_result {
             }
         }
     }};
-}
-
-/// What the macros above call: records `outcome` for `context`.
-pub fn finish_outcome(context: ToolExecutionContext<'_>, outcome: Outcome) {
-    context.finish_outcome(outcome);
 }

@@ -56,6 +56,17 @@ fn locate(nanos: u64) -> (usize, usize) {
     (2 + (exponent - SUB_BITS - 1) as usize, slot)
 }
 
+/// Lower bound and width of the bucket of flat index `index` (as
+/// [`LatencySnapshot::sparse`] gives), for a bound on an interval's
+/// minimum and maximum.
+#[cfg(feature = "store")]
+pub(crate) fn sparse_bounds(index: u32) -> (u64, u64) {
+    let index = usize::try_from(index)
+        .unwrap_or(usize::MAX)
+        .min(CHUNKS * SUB - 1);
+    bounds(index / SUB, index % SUB)
+}
+
 /// Lower bound and width of bucket (chunk, slot).
 fn bounds(chunk: usize, slot: usize) -> (u64, u64) {
     if chunk < 2 {
@@ -136,6 +147,30 @@ impl LatencySnapshot {
             }
         }
         Some(max)
+    }
+
+    /// The non-empty buckets as (flat index, count): the sparse form the
+    /// store keeps.
+    #[cfg(feature = "store")]
+    pub(crate) fn sparse(&self) -> Vec<(u32, u64)> {
+        self.counts()
+            .filter(|(_, _, n)| *n > 0)
+            .filter_map(|(chunk, slot, n)| Some((u32::try_from(chunk * SUB + slot).ok()?, n)))
+            .collect()
+    }
+
+    /// Adds `count` to the bucket of flat index `index` (as from
+    /// [`sparse`](Self::sparse)); an index out of range is ignored.
+    #[cfg(feature = "store")]
+    pub(crate) fn add_sparse(&mut self, index: u32, count: u64) {
+        let Ok(index) = usize::try_from(index) else {
+            return;
+        };
+        let (chunk, slot) = (index / SUB, index % SUB);
+        if let Some(target) = self.chunks.get_mut(chunk) {
+            let target = target.get_or_insert_with(|| Box::new([0; SUB]));
+            target[slot] = target[slot].saturating_add(count);
+        }
     }
 
     fn counts(&self) -> impl Iterator<Item = (usize, usize, u64)> + '_ {

@@ -58,11 +58,15 @@ mod seqlock;
 mod shard;
 mod sink;
 mod stats;
+#[cfg(feature = "store")]
+mod store;
 mod tool;
 mod trend;
 // L3, the store: the monitor and its reads, its builder, the hot path, the
 // global monitor.
 mod builder;
+#[cfg(feature = "store")]
+mod flush;
 mod global;
 mod monitor;
 mod record;
@@ -107,6 +111,10 @@ pub use monitor::ToolExecutionMonitor;
 pub use sink::{ExecutionEvent, MetricsSink};
 pub use stats::ToolPerformanceStats;
 pub use status::{ErrorCategory, ExecutionStatus};
+#[cfg(feature = "store")]
+pub use store::{
+    SCHEMA_VERSION, STORE_PATH_ENV, Store, StoreConfig, StoreError, StoreInfo, default_store_path,
+};
 #[cfg(feature = "tokio")]
 pub use timeout::TimeoutError;
 
@@ -117,6 +125,6 @@ pub use monitor_macros::monitored_tool;
 /// The README's Rust examples, compiled and run as doctests (with every
 /// feature on, as `cargo test --workspace --all-features` builds them: the
 /// README shows the HTTP endpoint).
-#[cfg(all(doctest, feature = "http", feature = "metrics"))]
+#[cfg(all(doctest, feature = "http", feature = "metrics", feature = "store"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -15,6 +15,8 @@ use crate::metrics::ToolExecutionMetrics;
 use crate::registry::Registry;
 use crate::sink::SinkHandle;
 use crate::stats::ToolPerformanceStats;
+#[cfg(feature = "store")]
+use crate::store::Persist;
 use crate::tool::Tool;
 use crate::trend::TREND_DAYS;
 
@@ -56,6 +58,10 @@ pub struct ToolExecutionMonitor {
     pub(crate) sink: Option<SinkHandle>,
     pub(crate) sink_failures: Arc<AtomicU64>,
     pub(crate) measurement_failures: AtomicU64,
+    /// The store file this monitor flushes to, if any; read only by
+    /// `flush.rs`, never per call.
+    #[cfg(feature = "store")]
+    pub(crate) store: Option<Arc<Persist>>,
 }
 
 impl fmt::Debug for ToolExecutionMonitor {
@@ -286,6 +292,7 @@ impl ToolExecutionMonitor {
     /// assert!(!monitor.reset_tool("never-seen"));
     /// ```
     pub fn reset_tool(&self, name: &str) -> bool {
+        self.flush_before_reset();
         self.registry
             .get(name)
             .inspect(|tool| tool.reset())
@@ -310,9 +317,18 @@ impl ToolExecutionMonitor {
     /// assert!(monitor.recent_executions(None, 10).is_empty());
     /// ```
     pub fn reset_all(&self) {
+        self.flush_before_reset();
         self.registry.all().iter().for_each(|tool| tool.reset());
         self.records.history.clear();
         self.records.errors.clear();
+    }
+
+    /// A reset affects what this process reads, not the store: what was
+    /// measured before it is flushed first, so the store keeps every call.
+    #[cfg_attr(not(feature = "store"), allow(clippy::unused_self))]
+    fn flush_before_reset(&self) {
+        #[cfg(feature = "store")]
+        let _ = self.flush();
     }
 
     /// The reference's `reset_stats`: [`reset_tool`](Self::reset_tool)

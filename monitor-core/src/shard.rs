@@ -9,7 +9,7 @@ use crate::latency::{LatencyHistogram, LatencySnapshot};
 use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// Where the successes are counted in `statuses`.
-const SUCCESS: usize = ExecutionStatus::Success.index();
+pub(crate) const SUCCESS: usize = ExecutionStatus::Success.index();
 
 /// The counters of one tool that one thread (or, for the shared shard, any
 /// thread without a shard of its own) bumps. Aligned to two cache lines so

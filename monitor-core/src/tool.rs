@@ -67,6 +67,13 @@ impl Tool {
         })
     }
 
+    /// How many resets the tool has had: a reader that saw an older epoch
+    /// knows the counters restarted from zero since.
+    #[cfg(feature = "store")]
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
     /// The sum of every shard.
     pub(crate) fn totals(&self) -> Totals {
         let mut totals = Totals::default();
