@@ -18,14 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
+use monitor_cli::report::{Look, Report};
 use monitor_core::{
     ClassifyError, ErrorCategory, ExecutionStatus, HttpConfig, MetricsServer, TimeoutError,
     ToolExecutionMonitor, global_monitor, monitored_tool, set_global_monitor,
 };
-use owo_colors::{OwoColorize, Stream, Style};
 
 /// Simulates an AI agent calling monitored tools, then reports what the
 /// monitor recorded.
@@ -59,75 +57,6 @@ struct Args {
     /// every run that wrote to it.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "target/agent-store.db")]
     store: Option<std::path::PathBuf>,
-}
-
-/// What a report shows, read from the monitor of this run or from a store.
-struct Report {
-    /// The line under the heading: what the report covers.
-    header: String,
-    stats: std::collections::BTreeMap<String, monitor_core::ToolPerformanceStats>,
-    p50_ms: std::collections::BTreeMap<String, f64>,
-    histograms: std::collections::BTreeMap<String, monitor_core::DurationHistogram>,
-    errors: Vec<monitor_core::ToolExecutionMetrics>,
-}
-
-impl Report {
-    fn of_monitor(monitor: &ToolExecutionMonitor, elapsed: Duration) -> Self {
-        let stats = monitor.all_tool_stats();
-        let calls: u64 = stats.values().map(|s| s.total_executions).sum();
-        Self {
-            header: format!(
-                "{calls} tool calls in {elapsed:.2?} ({} tool panics caught by the agent)",
-                PANICS_CAUGHT.load(Ordering::Relaxed)
-            ),
-            p50_ms: stats
-                .keys()
-                .map(|name| {
-                    let p50 = monitor.duration_quantile(name, 0.5);
-                    (name.clone(), p50.map_or(0.0, |d| d.as_secs_f64() * 1e3))
-                })
-                .collect(),
-            histograms: stats
-                .keys()
-                .map(|name| (name.clone(), monitor.duration_histogram(name)))
-                .collect(),
-            errors: monitor.recent_errors(None, 24),
-            stats,
-        }
-    }
-
-    fn of_store(store: &monitor_core::Store) -> Result<Self, monitor_core::StoreError> {
-        let week = Duration::from_secs(7 * 24 * 3600);
-        let info = store.info()?;
-        let stats = store.all_tool_stats(week)?;
-        let calls: u64 = stats.values().map(|s| s.total_executions).sum();
-        let span = match (info.first_hour, info.last_hour) {
-            (Some(first), Some(last)) => format!(
-                "hours {} to {} UTC",
-                first.format("%Y-%m-%d %H:00"),
-                (last + chrono::TimeDelta::hours(1)).format("%Y-%m-%d %H:00")
-            ),
-            _ => "no hours yet".to_owned(),
-        };
-        let mut p50_ms = std::collections::BTreeMap::new();
-        let mut histograms = std::collections::BTreeMap::new();
-        for name in stats.keys() {
-            let p50 = store.duration_quantile(name, week, 0.5)?;
-            p50_ms.insert(name.clone(), p50.map_or(0.0, |d| d.as_secs_f64() * 1e3));
-            histograms.insert(name.clone(), store.duration_histogram(name, week)?);
-        }
-        Ok(Self {
-            header: format!(
-                "{calls} tool calls in the last 7 days of {}, written by {} processes ({span})",
-                info.path.display(),
-                info.processes
-            ),
-            stats,
-            p50_ms,
-            histograms,
-            errors: store.recent_errors(None, 24)?,
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -503,118 +432,6 @@ fn block_on(tools: &ToolBox, call: Plan) {
     }
 }
 
-// ---------------------------------------------------------------------------
-// The report.
-
-fn styled(text: impl fmt::Display, style: Style) -> String {
-    format!(
-        "{}",
-        text.if_supports_color(Stream::Stdout, |t| t.style(style))
-    )
-}
-
-fn heading(text: &str) -> String {
-    styled(text, Style::new().bold().underline())
-}
-
-/// Milliseconds with four significant digits or so.
-fn ms(value: f64) -> String {
-    if value >= 100.0 {
-        format!("{value:.1}")
-    } else if value >= 1.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.4}")
-    }
-}
-
-fn print_report(title: &str, report: &Report) {
-    let stats = &report.stats;
-    println!("{} {}\n", heading(title), report.header);
-
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_header([
-        "tool",
-        "calls",
-        "success %",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "avg in B",
-        "avg out B",
-        "top error",
-    ]);
-    for (name, s) in stats {
-        // Failures without a category are cancellations.
-        let cancelled = s.failed_executions - s.error_distribution.values().sum::<u64>();
-        let top_error = s
-            .error_distribution
-            .iter()
-            .map(|(c, n)| (c.as_str(), *n))
-            .chain([("cancelled", cancelled)])
-            .filter(|(_, n)| *n > 0)
-            .max_by_key(|(_, n)| *n)
-            .map_or_else(|| "-".to_owned(), |(what, n)| format!("{what} ({n})"));
-        let p50 = report.p50_ms.get(name).copied().unwrap_or(0.0);
-        table.add_row(vec![
-            name.clone(),
-            s.total_executions.to_string(),
-            format!("{:.1}", s.success_rate),
-            ms(p50),
-            ms(s.p95_duration_ms),
-            ms(s.p99_duration_ms),
-            format!("{:.0}", s.avg_input_size_bytes),
-            format!("{:.0}", s.avg_output_size_bytes),
-            top_error,
-        ]);
-    }
-    for column in 1..8 {
-        if let Some(column) = table.column_mut(column) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    println!("{table}\n");
-
-    println!("{}", heading("Duration histograms"));
-    for name in stats.keys() {
-        println!("  {}", styled(name, Style::new().bold()));
-        let histogram = report.histograms.get(name).copied().unwrap_or_default();
-        let most = histogram.counts().into_iter().max().unwrap_or(0).max(1);
-        for (label, _, count) in histogram.buckets().filter(|(_, _, n)| *n > 0) {
-            let width = usize::try_from(count * 40 / most).unwrap_or(40).max(1);
-            println!(
-                "    {label:>11} {} {count}",
-                styled("█".repeat(width), Style::new().cyan())
-            );
-        }
-    }
-
-    println!("\n{}", heading("7-day success trend (oldest day first)"));
-    for (name, s) in stats {
-        let days: Vec<String> = s.trend_7d.iter().map(|r| format!("{r:5.1}")).collect();
-        println!("  {name:>16}  {}", days.join(" "));
-    }
-
-    println!("\n{}", heading("Last five errors"));
-    let errors = &report.errors;
-    for error in errors.iter().rev().take(5).rev() {
-        let category = error.error_category.map_or("-", ErrorCategory::as_str);
-        println!(
-            "  {} {:>14} {:<16} {}",
-            error
-                .end_time
-                .unwrap_or(error.start_time)
-                .format("%H:%M:%S%.3f"),
-            error.tool_name,
-            styled(category, Style::new().red()),
-            error.error_message.as_deref().unwrap_or("")
-        );
-    }
-    if errors.is_empty() {
-        println!("  none");
-    }
-}
-
 #[tokio::main]
 async fn main() -> io::Result<()> {
     let args = Args::parse();
@@ -633,7 +450,8 @@ async fn main() -> io::Result<()> {
         Some(path) => {
             monitor.flush().map_err(io::Error::other)?;
             let store = monitor_core::Store::open(path).map_err(io::Error::other)?;
-            Some(Report::of_store(&store).map_err(io::Error::other)?)
+            let week = Duration::from_secs(7 * 24 * 3600);
+            Some(Report::of_store(&store, week, &[]).map_err(io::Error::other)?)
         }
         None => None,
     };
@@ -648,13 +466,22 @@ async fn main() -> io::Result<()> {
         };
         println!("{}", json.map_err(io::Error::other)?);
     } else {
-        print_report(
-            "Tool execution report:",
-            &Report::of_monitor(&monitor, started.elapsed()),
+        // The same report `tool-monitor report` prints, from the same code.
+        let header = format!(
+            "{} tool calls in {:.2?} ({} tool panics caught by the agent)",
+            monitor
+                .all_tool_stats()
+                .values()
+                .map(|s| s.total_executions)
+                .sum::<u64>(),
+            started.elapsed(),
+            PANICS_CAUGHT.load(Ordering::Relaxed)
         );
+        let look = Look::for_stdout();
+        let run = Report::of_monitor(&monitor, header);
+        print!("{}", run.render("Tool execution report:", look));
         if let Some(store) = &store {
-            println!();
-            print_report("Store report:", store);
+            print!("\n{}", store.render("Store report:", look));
         }
     }
     if let Some(addr) = args.serve {

@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use monitor_core::{HttpConfig, MetricsServer, global_monitor, monitored_tool};
+use monitor_core::{
+    HttpConfig, MetricsServer, StoreConfig, ToolExecutionMonitor, global_monitor, monitored_tool,
+    set_global_monitor,
+};
 
 /// Makes `--calls` calls of each tool, prints the tool names as one JSON
 /// line, then serves /metrics, /stats, /errors and /healthz until
@@ -25,6 +28,13 @@ struct Args {
     /// Calls of each tool before serving.
     #[arg(long, default_value_t = 50)]
     calls: u32,
+    /// Also record into this SQLite store.
+    #[arg(long, value_name = "PATH")]
+    store: Option<std::path::PathBuf>,
+    /// Flush the store and exit after the calls instead of serving: a
+    /// short-lived writer, as a stdio MCP server is.
+    #[arg(long, requires = "store")]
+    exit: bool,
 }
 
 /// Echoes its text.
@@ -49,6 +59,12 @@ async fn slow_tool(ms: u64) -> u64 {
 #[tokio::main]
 async fn main() -> io::Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.store {
+        let monitor = ToolExecutionMonitor::builder()
+            .store(StoreConfig::at(path))
+            .build_shared();
+        set_global_monitor(monitor);
+    }
     for i in 0..args.calls {
         echo(&"x".repeat(i as usize % 50));
         let _ = add(i64::from(i), if i % 5 == 0 { i64::MAX } else { 1 });
@@ -57,6 +73,12 @@ async fn main() -> io::Result<()> {
     let monitor = global_monitor();
     let tools: Vec<String> = monitor.all_tool_stats().into_keys().collect();
     println!("{}", serde_json::json!({ "tools": tools }));
+    if args.store.is_some() {
+        monitor.flush().map_err(io::Error::other)?;
+    }
+    if args.exit {
+        return Ok(());
+    }
     let server = MetricsServer::bind(monitor, HttpConfig::default().addr(args.addr)).await?;
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;

@@ -58,6 +58,69 @@ def wait_until(what, check, seconds):
     raise TimeoutError(f"gave up waiting for {what}; last seen: {last}")
 
 
+def start_prometheus(prometheus, work, targets):
+    """A Prometheus scraping `targets` every second; returns (process, host:port)."""
+    prom_port = free_port()
+    config = os.path.join(work, "prometheus.yml")
+    listed = ", ".join(f"'{t}'" for t in targets)
+    with open(config, "w") as f:
+        f.write(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: tools\n    static_configs:\n"
+            f"      - targets: [{listed}]\n"
+        )
+    prom_log = open(os.path.join(work, "prometheus.log"), "w")
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={os.path.join(work, 'data')}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+            "--log.level=warn",
+        ],
+        stdout=prom_log,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, f"127.0.0.1:{prom_port}"
+
+
+def check_exposition(promtool, exposition):
+    """`promtool check metrics` must report nothing."""
+    check = subprocess.run([promtool, "check", "metrics"], input=exposition, text=True, capture_output=True)
+    problems = (check.stdout + check.stderr).strip()
+    if check.returncode != 0 or problems:
+        raise RuntimeError(f"promtool check metrics reported:\n{problems}")
+    print("promtool check metrics: clean")
+
+
+def sums_by_tool(prom):
+    """`sum by (tool) (tool_executions_total)`, as a dict."""
+    return {
+        r["metric"].get("tool"): int(float(r["value"][1]))
+        for r in query(prom, "sum by (tool) (tool_executions_total)")
+    }
+
+
+def sums_equal(prom, want):
+    """Whether Prometheus's sums by tool are `want`, and what they are."""
+    got = sums_by_tool(prom)
+    return got == want, got
+
+
+def stop(procs, work):
+    """Stops every process (TERM, then KILL after 10 s) and removes `work`."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -86,49 +149,11 @@ def main():
         for port in ports:
             wait_until(f"server :{port}", lambda: (get(f"http://127.0.0.1:{port}/healthz") == "ok\n", None), 30)
 
-        exposition = get(f"http://127.0.0.1:{ports[0]}/metrics")
-        metrics_file = os.path.join(work, "metrics.txt")
-        with open(metrics_file, "w") as f:
-            f.write(exposition)
-        check = subprocess.run([promtool, "check", "metrics"], input=exposition, text=True, capture_output=True)
-        problems = (check.stdout + check.stderr).strip()
-        if check.returncode != 0 or problems:
-            raise RuntimeError(f"promtool check metrics reported:\n{problems}")
-        print("promtool check metrics: clean")
-
-        prom_port = free_port()
-        config = os.path.join(work, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                "scrape_configs:\n  - job_name: tools\n    static_configs:\n"
-                f"      - targets: ['127.0.0.1:{ports[0]}', '127.0.0.1:{ports[1]}']\n"
-            )
-        prom_log = open(os.path.join(work, "prometheus.log"), "w")
-        procs.append(
-            subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={os.path.join(work, 'data')}",
-                    f"--web.listen-address=127.0.0.1:{prom_port}",
-                    "--log.level=warn",
-                ],
-                stdout=prom_log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        prom = f"127.0.0.1:{prom_port}"
+        check_exposition(promtool, get(f"http://127.0.0.1:{ports[0]}/metrics"))
+        proc, prom = start_prometheus(prometheus, work, [f"127.0.0.1:{p}" for p in ports])
+        procs.append(proc)
         want = {tool: 2 * calls for tool in tools}
-
-        def sums_match():
-            got = {
-                r["metric"].get("tool"): int(float(r["value"][1]))
-                for r in query(prom, "sum by (tool) (tool_executions_total)")
-            }
-            return got == want, got
-
-        got = wait_until("Prometheus to scrape both servers", sums_match, DEADLINE_SECONDS)
+        got = wait_until("Prometheus to scrape both servers", lambda: sums_equal(prom, want), DEADLINE_SECONDS)
         print(f"sum by (tool) (tool_executions_total) = {got} == {want}")
 
         def p95_is_number():
@@ -140,17 +165,7 @@ def main():
         print(f"histogram_quantile(0.95, ...) = {p95}")
         print("prometheus proof: ok (sums equal the calls made; p95 is a number; promtool clean)")
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        shutil.rmtree(work, ignore_errors=True)
-
+        stop(procs, work)
 
 if __name__ == "__main__":
     main()

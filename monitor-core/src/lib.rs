@@ -102,7 +102,7 @@ pub use context::ToolExecutionContext;
 pub use global::{global_monitor, set_global_monitor};
 pub use histogram::{DURATION_BUCKET_COUNT, DURATION_BUCKETS_MS, DurationHistogram};
 #[cfg(feature = "http")]
-pub use http::{DEFAULT_HTTP_ADDR, HttpConfig, MetricsServer};
+pub use http::{DEFAULT_HTTP_ADDR, HttpConfig, MetricsServer, StatsSource};
 pub use limits::{MAX_CAPACITY, MAX_ERROR_MESSAGE_BYTES, MAX_TOOL_NAME_BYTES, OVERFLOW_TOOL_NAME};
 pub use metrics::ToolExecutionMetrics;
 #[cfg(feature = "metrics")]
@@ -113,7 +113,8 @@ pub use stats::ToolPerformanceStats;
 pub use status::{ErrorCategory, ExecutionStatus};
 #[cfg(feature = "store")]
 pub use store::{
-    SCHEMA_VERSION, STORE_PATH_ENV, Store, StoreConfig, StoreError, StoreInfo, default_store_path,
+    Coverage, HourRow, Pruned, SCHEMA_VERSION, STORE_PATH_ENV, Store, StoreConfig, StoreError,
+    StoreInfo, default_store_path,
 };
 #[cfg(feature = "tokio")]
 pub use timeout::TimeoutError;

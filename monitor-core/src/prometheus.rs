@@ -40,19 +40,42 @@ impl ToolExecutionMonitor {
     /// ```
     #[must_use]
     pub fn render_prometheus(&self) -> String {
-        let series: Vec<Series> = self
-            .registered_tools()
-            .iter()
-            .map(|tool| Series {
-                name: escape_label(&tool.name),
-                totals: tool.totals(),
-            })
-            .collect();
-        let mut out = String::with_capacity(256 + series.len() * 2048);
-        // Writing to a String cannot fail.
-        let _ = render(&mut out, &series);
-        out
+        exposition(
+            self.registered_tools()
+                .iter()
+                .map(|tool| (tool.name.as_ref(), tool.totals())),
+        )
     }
+}
+
+#[cfg(feature = "store")]
+impl crate::store::Store {
+    /// The store's running totals in the Prometheus text format, with the
+    /// families of [`ToolExecutionMonitor::render_prometheus`]: the sums of
+    /// every process that ever flushed to the file. They only grow (pruning
+    /// old hours leaves them, a process that exits leaves its share), so
+    /// Prometheus sees a counter reset only if the file is deleted or
+    /// replaced.
+    ///
+    /// # Errors
+    ///
+    /// The file could not be read.
+    pub fn render_prometheus(&self) -> Result<String, crate::store::StoreError> {
+        Ok(exposition(self.running_totals()?.into_iter()))
+    }
+}
+
+fn exposition<S: AsRef<str>>(tools: impl Iterator<Item = (S, Totals)>) -> String {
+    let series: Vec<Series> = tools
+        .map(|(name, totals)| Series {
+            name: escape_label(name.as_ref()),
+            totals,
+        })
+        .collect();
+    let mut out = String::with_capacity(256 + series.len() * 2048);
+    // Writing to a String cannot fail.
+    let _ = render(&mut out, &series);
+    out
 }
 
 fn render(out: &mut String, series: &[Series]) -> std::fmt::Result {

@@ -452,3 +452,33 @@ fn a_killed_writer_loses_at_most_its_last_interval() {
         "{stored} stored, {flushed} flushed"
     );
 }
+
+#[test]
+fn prometheus_counters_of_a_store_survive_pruning_and_exited_processes() {
+    let path = scratch("prometheus").join("tools.db");
+    let clock = ManualClock::new(Utc::now() - TimeDelta::days(60));
+    let old = ToolExecutionMonitor::builder()
+        .clock(clock.clone())
+        .store(StoreConfig::at(&path))
+        .build();
+    for _ in 0..4 {
+        old.create_execution_context("search").finish_success();
+    }
+    fail(&old, "search", "old failure");
+    old.flush().unwrap();
+    drop(old); // that process is gone
+    let now = monitor_at(&path);
+    now.create_execution_context("search").finish_success();
+    now.flush().unwrap(); // prunes the 60-day-old hour
+
+    let store = Store::open(&path).unwrap();
+    assert_eq!(total(&store, "search"), 1, "the old hour was pruned");
+    let text = store.render_prometheus().unwrap();
+    assert!(
+        text.contains("tool_executions_total{tool=\"search\",status=\"success\"} 5\n"),
+        "{text}"
+    );
+    assert!(text.contains("tool_executions_total{tool=\"search\",status=\"error\"} 1\n"));
+    assert!(text.contains("tool_errors_total{tool=\"search\",category=\"NETWORK_ERROR\"} 1\n"));
+    assert!(text.contains("tool_execution_duration_seconds_count{tool=\"search\"} 6\n"));
+}

@@ -14,8 +14,10 @@ use tokio::sync::Semaphore;
 mod query;
 mod routes;
 mod server;
+mod source;
 
 pub use server::MetricsServer;
+pub use source::StatsSource;
 
 /// The default address: loopback only, on the port commonly used for
 /// Prometheus exporters of this kind.

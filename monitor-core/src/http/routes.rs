@@ -30,6 +30,20 @@ fn json(value: &impl serde::Serialize) -> Reply {
     }
 }
 
+/// 503 with the source's error: a store that cannot be read now may be
+/// readable at the next scrape.
+fn unavailable(error: String) -> Reply {
+    reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        error + "\n",
+    )
+}
+
+fn json_or_unavailable<T: serde::Serialize>(value: Result<T, String>) -> Reply {
+    value.map_or_else(unavailable, |value| json(&value))
+}
+
 pub(super) fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
@@ -59,16 +73,19 @@ pub(super) fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
             return response;
         }
     }
-    let monitor = &shared.monitor;
+    let source = &*shared.source;
     match path {
-        "/metrics" => reply(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            monitor.render_prometheus(),
-        ),
-        "/stats" => json(&monitor.all_tool_stats()),
+        "/metrics" => match source.prometheus() {
+            Ok(text) => reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                text,
+            ),
+            Err(error) => unavailable(error),
+        },
+        "/stats" => json_or_unavailable(source.all_stats()),
         "/errors" => match ErrorQuery::parse(request.uri().query().unwrap_or("")) {
-            Ok(query) => json(&monitor.recent_errors(query.tool.as_deref(), query.hours)),
+            Ok(query) => json_or_unavailable(source.errors(query.tool.as_deref(), query.hours)),
             Err(message) => reply(
                 StatusCode::BAD_REQUEST,
                 "text/plain; charset=utf-8",
@@ -76,9 +93,10 @@ pub(super) fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
             ),
         },
         _ => match path.strip_prefix("/stats/").map(percent_decode_path) {
-            Some(Some(tool)) => match monitor.tool_stats(&tool) {
-                Some(stats) => json(&stats),
-                None => text(StatusCode::NOT_FOUND, "no such tool\n"),
+            Some(Some(tool)) => match source.stats(&tool) {
+                Ok(Some(stats)) => json(&stats),
+                Ok(None) => text(StatusCode::NOT_FOUND, "no such tool\n"),
+                Err(error) => unavailable(error),
             },
             Some(None) => text(
                 StatusCode::BAD_REQUEST,

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::HttpConfig;
 use super::routes::handle;
-use crate::monitor::ToolExecutionMonitor;
+use super::source::StatsSource;
 
 /// How long shutdown waits for open connections before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -27,11 +27,16 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// | path | answer |
 /// | --- | --- |
-/// | `GET /metrics` | [`render_prometheus`](ToolExecutionMonitor::render_prometheus), `text/plain; version=0.0.4` |
-/// | `GET /stats` | JSON of [`all_tool_stats`](ToolExecutionMonitor::all_tool_stats) |
+/// | `GET /metrics` | [`render_prometheus`](crate::ToolExecutionMonitor::render_prometheus), `text/plain; version=0.0.4` |
+/// | `GET /stats` | JSON of [`all_tool_stats`](crate::ToolExecutionMonitor::all_tool_stats) |
 /// | `GET /stats/{tool}` | JSON of one tool's stats; 404 if it has none |
-/// | `GET /errors?hours=N&tool=T` | JSON list of [`recent_errors`](ToolExecutionMonitor::recent_errors) (default 24 hours, all tools) |
+/// | `GET /errors?hours=N&tool=T` | JSON list of [`recent_errors`](crate::ToolExecutionMonitor::recent_errors) (default 24 hours, all tools) |
 /// | `GET /healthz` | `ok` |
+///
+/// Served from a [`Store`](crate::Store) (`tool-monitor serve`), `/metrics`
+/// has the store's running totals (they only grow, whatever processes come
+/// and go or hours are pruned) and `/stats` the last 7 days; a store that
+/// cannot be read answers 503.
 ///
 /// Other paths get 404, other methods 405, a bad query 400, a missing or
 /// wrong bearer token 401, a too large request 413; malformed HTTP is
@@ -68,19 +73,20 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Binds the configured address and starts serving on the current tokio
-    /// runtime.
+    /// Binds the configured address and starts serving `source` (a live
+    /// [`ToolExecutionMonitor`](crate::ToolExecutionMonitor), or a
+    /// [`Store`](crate::Store)) on the current tokio runtime.
     ///
     /// # Errors
     ///
     /// The error of binding the address.
-    pub async fn bind(monitor: Arc<ToolExecutionMonitor>, config: HttpConfig) -> io::Result<Self> {
+    pub async fn bind<S: StatsSource>(source: Arc<S>, config: HttpConfig) -> io::Result<Self> {
         let listener = TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(accept_loop(
             listener,
-            Arc::new(Shared { monitor, config }),
+            Arc::new(Shared { source, config }),
             stopped,
         ));
         Ok(Self {
@@ -113,7 +119,7 @@ impl MetricsServer {
 }
 
 pub(super) struct Shared {
-    pub(super) monitor: Arc<ToolExecutionMonitor>,
+    pub(super) source: Arc<dyn StatsSource>,
     pub(super) config: HttpConfig,
 }
 

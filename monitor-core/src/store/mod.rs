@@ -19,7 +19,7 @@ mod writer;
 
 pub use config::{STORE_PATH_ENV, StoreConfig, default_store_path};
 pub(crate) use counts::Counts;
-pub use read::{Store, StoreInfo};
+pub use read::{Coverage, HourRow, Pruned, Store, StoreInfo};
 pub use schema::SCHEMA_VERSION;
 pub(crate) use writer::{Persist, Snapshot, ToolSnapshot};
 

@@ -16,6 +16,7 @@ use super::schema::open_for_reading;
 use crate::clock::NANOS_PER_HOUR;
 use crate::histogram::DurationHistogram;
 use crate::metrics::ToolExecutionMetrics;
+use crate::shard::Totals;
 use crate::stats::ToolPerformanceStats;
 use crate::trend::TREND_DAYS;
 
@@ -74,6 +75,67 @@ pub struct StoreInfo {
     /// Processes that wrote to it.
     pub processes: u64,
     /// Executions in all its rows.
+    pub executions: u64,
+}
+
+/// One tool's hour, merged over the processes that ran it: a row of
+/// `tool-monitor export`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct HourRow {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    /// The tool.
+    pub tool: String,
+    /// Processes that ran it in that hour.
+    pub processes: u64,
+    /// Executions.
+    pub executions: u64,
+    /// Executions with status success.
+    pub successes: u64,
+    /// Executions with any other status.
+    pub failures: u64,
+    /// Mean duration in milliseconds.
+    pub avg_duration_ms: f64,
+    /// Median duration in milliseconds (within 1%).
+    pub p50_duration_ms: f64,
+    /// 95th percentile duration in milliseconds (within 1%).
+    pub p95_duration_ms: f64,
+    /// 99th percentile duration in milliseconds (within 1%).
+    pub p99_duration_ms: f64,
+    /// Shortest duration in milliseconds.
+    pub min_duration_ms: f64,
+    /// Longest duration in milliseconds.
+    pub max_duration_ms: f64,
+    /// Sum of input sizes in bytes.
+    pub input_bytes: u64,
+    /// Sum of output sizes in bytes.
+    pub output_bytes: u64,
+}
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Hourly rows (tool × hour × process).
+    pub hours: u64,
+    /// Error records.
+    pub errors: u64,
+    /// Execution records.
+    pub executions: u64,
+}
+
+/// Which hours and processes a window of a store covers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Coverage {
+    /// The start of the oldest hour with rows in the window.
+    pub first_hour: Option<DateTime<Utc>>,
+    /// The start of the newest hour with rows in the window.
+    pub last_hour: Option<DateTime<Utc>>,
+    /// Processes with rows in the window.
+    pub processes: u64,
+    /// Executions in the window.
     pub executions: u64,
 }
 
@@ -368,6 +430,134 @@ impl Store {
             let rows = statement.query_map(params![after_nanos, tool, limit], read_record)?;
             rows.filter_map(Result::transpose)
                 .collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
+
+    /// The hours and processes with rows in the hours of `window`.
+    ///
+    /// # Errors
+    ///
+    /// The file could not be read.
+    pub fn coverage(&self, window: Duration) -> Result<Coverage, StoreError> {
+        let from = window_start_hour(Utc::now(), window).saturating_mul(3600);
+        let hour = |seconds: Option<i64>| seconds.and_then(|s| DateTime::from_timestamp(s, 0));
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT min(hour_start), max(hour_start), count(DISTINCT process_id), sum(executions) \
+                 FROM tool_hours WHERE hour_start >= ?1",
+                [from],
+                |row| {
+                    Ok(Coverage {
+                        first_hour: hour(row.get(0)?),
+                        last_hour: hour(row.get(1)?),
+                        processes: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                        executions: row
+                            .get::<_, Option<i64>>(3)?
+                            .and_then(|n| u64::try_from(n).ok())
+                            .unwrap_or(0),
+                    })
+                },
+            )
+        })
+    }
+
+    /// Hourly rows of `tool` (every tool with `None`) in the hours of
+    /// `window`, oldest first, merged over processes.
+    ///
+    /// # Errors
+    ///
+    /// The file could not be read.
+    pub fn hourly(&self, tool: Option<&str>, window: Duration) -> Result<Vec<HourRow>, StoreError> {
+        let from = window_start_hour(Utc::now(), window).saturating_mul(3600);
+        let rows: Vec<(i64, String, Counts, i64)> = self.with(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {COUNT_COLUMNS}, tool, hour_start, process_id FROM tool_hours \
+                 WHERE hour_start >= ?1 AND (?2 IS NULL OR tool = ?2) ORDER BY hour_start, tool"
+            ))?;
+            let rows = statement.query_map(params![from, tool], |row| {
+                Ok((row.get(11)?, row.get(10)?, read_counts(row)?, row.get(12)?))
+            })?;
+            rows.collect()
+        })?;
+        let mut merged: BTreeMap<(i64, String), (Counts, u64)> = BTreeMap::new();
+        for (hour, name, counts, _process) in rows {
+            let entry = merged.entry((hour, name)).or_default();
+            entry.0.add(&counts);
+            entry.1 += 1;
+        }
+        #[allow(clippy::cast_precision_loss)] // nanoseconds as fractional ms
+        let ms = |nanos: u64| nanos as f64 / 1e6;
+        Ok(merged
+            .into_iter()
+            .filter_map(|((hour, tool), (counts, processes))| {
+                let totals = counts.to_totals();
+                let executions = counts.executions();
+                let (min, max) = (totals.min_nanos.min(totals.max_nanos), totals.max_nanos);
+                let q = |q| ms(totals.latency.quantile(q, min, max).unwrap_or(max));
+                #[allow(clippy::cast_precision_loss)] // a mean
+                let avg = ms(counts.total_nanos) / executions.max(1) as f64;
+                Some(HourRow {
+                    hour: DateTime::from_timestamp(hour, 0)?,
+                    tool,
+                    processes,
+                    executions,
+                    successes: counts.successes(),
+                    failures: executions - counts.successes(),
+                    avg_duration_ms: avg,
+                    p50_duration_ms: q(0.5),
+                    p95_duration_ms: q(0.95),
+                    p99_duration_ms: q(0.99),
+                    min_duration_ms: ms(min),
+                    max_duration_ms: ms(max),
+                    input_bytes: counts.input_bytes,
+                    output_bytes: counts.output_bytes,
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes hourly rows, error and execution records older than
+    /// `older_than`; the running totals (and so Prometheus counters) stay.
+    /// Writers prune by their own retention on every flush; this is for a
+    /// shorter one, by hand.
+    ///
+    /// # Errors
+    ///
+    /// The file could not be written (opened with
+    /// [`open_read_only`](Self::open_read_only), or locked for longer than
+    /// the busy timeout).
+    pub fn prune(&self, older_than: Duration) -> Result<Pruned, StoreError> {
+        let now = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(i64::try_from(older_than.as_nanos()).unwrap_or(i64::MAX));
+        let cutoff_hour = cutoff.div_euclid(NANOS_PER_HOUR) * 3600;
+        self.with(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            let pruned = Pruned {
+                hours: count(tx.execute(
+                    "DELETE FROM tool_hours WHERE hour_start < ?1",
+                    [cutoff_hour],
+                )?),
+                errors: count(tx.execute("DELETE FROM errors WHERE started_ns < ?1", [cutoff])?),
+                executions: count(
+                    tx.execute("DELETE FROM executions WHERE started_ns < ?1", [cutoff])?,
+                ),
+            };
+            tx.commit()?;
+            Ok(pruned)
+        })
+    }
+
+    /// Every tool's running totals over all that was ever flushed to the
+    /// file (pruning leaves them), by name: what Prometheus counters read.
+    pub(crate) fn running_totals(&self) -> Result<Vec<(String, Totals)>, StoreError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {COUNT_COLUMNS}, tool FROM tool_totals ORDER BY tool"
+            ))?;
+            let rows =
+                statement.query_map([], |row| Ok((row.get(10)?, read_counts(row)?.to_totals())))?;
+            rows.collect()
         })
     }
 

@@ -31,8 +31,62 @@ fn uint(n: Option<i64>) -> u64 {
     n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
-/// Writes `counts` as the row of (`tool`, `hour`, `process`), adding it to
-/// the row already there.
+/// The count columns of a row, encoded: what [`COUNT_COLUMNS`] name, after
+/// `executions`, `successes` and `failures`.
+fn encode(counts: &Counts) -> [rusqlite::types::Value; 13] {
+    use rusqlite::types::Value as Sql;
+    let statuses: Map<String, Value> = ExecutionStatus::ALL
+        .iter()
+        .zip(counts.statuses)
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| (s.as_str().to_owned(), n.into()))
+        .collect();
+    let categories: Map<String, Value> = ErrorCategory::ALL
+        .iter()
+        .zip(counts.categories)
+        .filter(|(_, n)| *n > 0)
+        .map(|(c, n)| (c.as_str().to_owned(), n.into()))
+        .collect();
+    let latency: Map<String, Value> = counts
+        .latency
+        .iter()
+        .map(|(i, n)| (i.to_string(), (*n).into()))
+        .collect();
+    let executions = counts.executions();
+    let some = executions > 0;
+    let optional = |value: Option<i64>| value.map_or(Sql::Null, Sql::Integer);
+    [
+        Sql::Integer(int(executions)),
+        Sql::Integer(int(counts.successes())),
+        Sql::Integer(int(executions - counts.successes())),
+        Sql::Text(Value::Object(statuses).to_string()),
+        Sql::Text(Value::Object(categories).to_string()),
+        Sql::Integer(int(counts.total_nanos)),
+        optional(some.then(|| int(counts.min_nanos))),
+        optional(some.then(|| int(counts.max_nanos))),
+        Sql::Integer(int(counts.input_bytes)),
+        Sql::Integer(int(counts.output_bytes)),
+        optional((counts.last_wall_nanos != i64::MIN).then_some(counts.last_wall_nanos)),
+        Sql::Text(Value::from(counts.buckets.to_vec()).to_string()),
+        Sql::Text(Value::Object(latency).to_string()),
+    ]
+}
+
+/// All columns of `tool_hours` and `tool_totals` after their keys.
+const VALUE_COLUMNS: &str = "executions, successes, failures, statuses, categories, \
+     total_duration_ns, min_duration_ns, max_duration_ns, input_bytes, output_bytes, \
+     last_execution_ns, duration_buckets, latency_histogram";
+
+fn not_found_is_empty(result: rusqlite::Result<Counts>) -> rusqlite::Result<Counts> {
+    result.or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(Counts::default()),
+        e => Err(e),
+    })
+}
+
+/// Adds `counts` to the row of (`tool`, `hour`, `process`) in
+/// `tool_hours`, and to the tool's running totals in `tool_totals`, which
+/// pruning never touches (so counters exported from them only grow).
 pub(crate) fn add_hour(
     tx: &Transaction<'_>,
     tool: &str,
@@ -40,69 +94,53 @@ pub(crate) fn add_hour(
     process: i64,
     counts: &Counts,
 ) -> rusqlite::Result<()> {
-    let mut merged = tx
-        .query_row(
-            &format!(
-                "SELECT {COUNT_COLUMNS} FROM tool_hours \
-                 WHERE tool = ?1 AND hour_start = ?2 AND process_id = ?3"
-            ),
-            params![tool, hour * 3600, process],
-            read_counts,
-        )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(Counts::default()),
-            e => Err(e),
-        })?;
-    merged.add(counts);
-    let statuses: Map<String, Value> = ExecutionStatus::ALL
-        .iter()
-        .zip(merged.statuses)
-        .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| (s.as_str().to_owned(), n.into()))
-        .collect();
-    let categories: Map<String, Value> = ErrorCategory::ALL
-        .iter()
-        .zip(merged.categories)
-        .filter(|(_, n)| *n > 0)
-        .map(|(c, n)| (c.as_str().to_owned(), n.into()))
-        .collect();
-    let latency: Map<String, Value> = merged
-        .latency
-        .iter()
-        .map(|(i, n)| (i.to_string(), (*n).into()))
-        .collect();
-    let executions = merged.executions();
+    let mut row = not_found_is_empty(tx.query_row(
+        &format!(
+            "SELECT {COUNT_COLUMNS} FROM tool_hours \
+             WHERE tool = ?1 AND hour_start = ?2 AND process_id = ?3"
+        ),
+        params![tool, hour * 3600, process],
+        read_counts,
+    ))?;
+    row.add(counts);
     let hour_text = DateTime::from_timestamp(hour * 3600, 0).map_or_else(String::new, |t| {
         t.to_rfc3339_opts(SecondsFormat::Secs, true)
     });
-    let some = executions > 0;
-    tx.execute(
-        "INSERT OR REPLACE INTO tool_hours (tool, hour_start, hour, process_id, executions, \
-         successes, failures, statuses, categories, total_duration_ns, min_duration_ns, \
-         max_duration_ns, input_bytes, output_bytes, last_execution_ns, duration_buckets, \
-         latency_histogram) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-         ?15, ?16, ?17)",
-        params![
-            tool,
-            hour * 3600,
-            hour_text,
-            process,
-            int(executions),
-            int(merged.successes()),
-            int(executions - merged.successes()),
-            Value::Object(statuses).to_string(),
-            Value::Object(categories).to_string(),
-            int(merged.total_nanos),
-            some.then(|| int(merged.min_nanos)),
-            some.then(|| int(merged.max_nanos)),
-            int(merged.input_bytes),
-            int(merged.output_bytes),
-            (merged.last_wall_nanos != i64::MIN).then_some(merged.last_wall_nanos),
-            Value::from(merged.buckets.to_vec()).to_string(),
-            Value::Object(latency).to_string(),
-        ],
-    )?;
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        tool.to_owned().into(),
+        (hour * 3600).into(),
+        hour_text.into(),
+        process.into(),
+    ];
+    values.extend(encode(&row));
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO tool_hours (tool, hour_start, hour, process_id, {VALUE_COLUMNS}) \
+         VALUES ({})",
+        placeholders(17)
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
+
+    let mut total = not_found_is_empty(tx.query_row(
+        &format!("SELECT {COUNT_COLUMNS} FROM tool_totals WHERE tool = ?1"),
+        [tool],
+        read_counts,
+    ))?;
+    total.add(counts);
+    let mut values: Vec<rusqlite::types::Value> = vec![tool.to_owned().into()];
+    values.extend(encode(&total));
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO tool_totals (tool, {VALUE_COLUMNS}) VALUES ({})",
+        placeholders(14)
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
     Ok(())
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Value> {

@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// recognised and refused rather than written into.
 const APPLICATION_ID: i64 = 0x544d_6f6e;
 
-/// Version 1. Times are both unix numbers (for arithmetic) and ISO-8601 UTC
+/// Version 1 (`{counts}` stands for [`COUNT_COLUMNS_V1`]). Times are both unix numbers (for arithmetic) and ISO-8601 UTC
 /// text (for people at the `sqlite3` prompt).
 const SCHEMA_V1: &str = "
 CREATE TABLE processes (
@@ -31,7 +31,18 @@ CREATE TABLE tool_hours (
     hour_start        INTEGER NOT NULL,
     hour              TEXT    NOT NULL,
     process_id        INTEGER NOT NULL,
-    executions        INTEGER NOT NULL,
+    {counts},
+    PRIMARY KEY (tool, hour_start, process_id)
+) WITHOUT ROWID;
+CREATE INDEX tool_hours_by_hour ON tool_hours (hour_start);
+CREATE TABLE tool_totals (
+    tool              TEXT    PRIMARY KEY,
+    {counts}
+) WITHOUT ROWID;
+";
+
+/// The count columns of `tool_hours` and `tool_totals` (version 1).
+const COUNT_COLUMNS_V1: &str = "executions INTEGER NOT NULL,
     successes         INTEGER NOT NULL,
     failures          INTEGER NOT NULL,
     statuses          TEXT    NOT NULL,
@@ -43,11 +54,12 @@ CREATE TABLE tool_hours (
     output_bytes      INTEGER NOT NULL,
     last_execution_ns INTEGER,
     duration_buckets  TEXT    NOT NULL,
-    latency_histogram TEXT    NOT NULL,
-    PRIMARY KEY (tool, hour_start, process_id)
-) WITHOUT ROWID;
-CREATE INDEX tool_hours_by_hour ON tool_hours (hour_start);
-CREATE TABLE errors (
+    latency_histogram TEXT    NOT NULL";
+
+/// `errors` and `executions` (version 1): one row per recorded failure or
+/// execution, with the same columns.
+const RECORD_TABLE_V1: &str = "
+CREATE TABLE {table} (
     process_id        INTEGER NOT NULL,
     execution_id      TEXT    NOT NULL,
     tool              TEXT    NOT NULL,
@@ -66,27 +78,7 @@ CREATE TABLE errors (
     metadata          TEXT    NOT NULL,
     PRIMARY KEY (process_id, execution_id)
 );
-CREATE INDEX errors_by_time ON errors (started_ns);
-CREATE TABLE executions (
-    process_id        INTEGER NOT NULL,
-    execution_id      TEXT    NOT NULL,
-    tool              TEXT    NOT NULL,
-    started_ns        INTEGER NOT NULL,
-    started_at        TEXT    NOT NULL,
-    ended_at          TEXT,
-    duration_ms       REAL,
-    status            TEXT    NOT NULL,
-    category          TEXT,
-    message           TEXT,
-    input_bytes       INTEGER NOT NULL,
-    output_bytes      INTEGER NOT NULL,
-    memory_mb         REAL,
-    user_id           TEXT,
-    session_id        TEXT,
-    metadata          TEXT    NOT NULL,
-    PRIMARY KEY (process_id, execution_id)
-);
-CREATE INDEX executions_by_time ON executions (started_ns);
+CREATE INDEX {table}_by_time ON {table} (started_ns);
 ";
 
 /// Opens the file for writing (creating it and its directory), in WAL mode
@@ -222,7 +214,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let step = || -> rusqlite::Result<()> {
         let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if found < 1 {
-            conn.execute_batch(SCHEMA_V1)?;
+            conn.execute_batch(&SCHEMA_V1.replace("{counts}", COUNT_COLUMNS_V1))?;
+            for table in ["errors", "executions"] {
+                conn.execute_batch(&RECORD_TABLE_V1.replace("{table}", table))?;
+            }
         }
         // Later versions: `if found < 2 { ALTER TABLE … ADD COLUMN … }`.
         conn.execute_batch(&format!(
