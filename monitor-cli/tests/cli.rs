@@ -276,6 +276,20 @@ fn serve_answers_from_the_store_and_refuses_a_taken_address() {
     assert_eq!(one["total_executions"], 3);
     let (_, body) = http_get(&addr, "/errors?hours=1", Some("s3cret"));
     assert!(body.contains("connection refused by upstream"), "{body}");
+    // The dashboard, and the hourly series only a store has.
+    let (status, page) = http_get(&addr, "/", None);
+    assert!(status == 200 && page.contains("dashboard.js"), "{page}");
+    let (status, body) = http_get(&addr, "/series?tool=search", Some("s3cret"));
+    assert_eq!(status, 200);
+    let series: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(series[0]["executions"], 7);
+    assert_eq!(series[0]["processes"], 2);
+    let (_, body) = http_get(&addr, "/info", Some("s3cret"));
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (info["source"].as_str(), info["processes"].as_u64()),
+        (Some("store"), Some(2))
+    );
 
     // The address is taken now: a second server says so and exits 1.
     let (code, stderr) = failure(&tool_monitor(&[

@@ -264,3 +264,89 @@ async fn pipelined_requests_are_all_answered_after_a_half_close() {
     }
     server.shutdown().await;
 }
+
+/// The whole answer to a GET: head and body.
+async fn whole(addr: SocketAddr, path: &str, extra: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8(response).unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_whole_and_safely() {
+    let server = serve(HttpConfig::default().bearer_token("s3cret")).await;
+    let addr = server.local_addr();
+    let auth = "Authorization: Bearer s3cret\r\n";
+    let mut total = 0;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/dashboard.js", "text/javascript"),
+        ("/dashboard.css", "text/css"),
+    ] {
+        // The page and its assets hold no data: no token needed.
+        let response = whole(addr, path, "").await.to_ascii_lowercase();
+        assert!(response.starts_with("http/1.1 200"), "{path}: {response}");
+        assert!(
+            response.contains(&format!("content-type: {kind}")),
+            "{path}"
+        );
+        total += response.len();
+    }
+    assert!(total < 150 * 1024, "page and assets: {total} bytes");
+    let page = whole(addr, "/", "").await;
+    assert!(
+        !page.contains("<script>") && !page.contains(" style="),
+        "no inline script or style"
+    );
+
+    for path in ["/", "/stats", "/metrics", "/nope"] {
+        let response = whole(addr, path, auth).await.to_ascii_lowercase();
+        assert!(
+            response.contains("content-security-policy: default-src 'none'; script-src 'self';"),
+            "{path}: {response}"
+        );
+        assert!(
+            response.contains("x-content-type-options: nosniff"),
+            "{path}"
+        );
+        assert!(response.contains("cache-control: no-store"), "{path}");
+    }
+    // The data needs the token.
+    for path in [
+        "/stats",
+        "/histograms",
+        "/info",
+        "/errors",
+        "/series?tool=search",
+    ] {
+        assert_eq!(get(addr, path, "").await.0, 401, "{path}");
+    }
+
+    let (status, body) = get(addr, "/histograms", auth).await;
+    assert_eq!(status, 200);
+    let histograms: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let search = &histograms["search"];
+    assert_eq!(search["buckets"].as_array().unwrap().len(), 10);
+    assert_eq!(search["buckets"][0]["label"], "<= 1ms");
+    let counted: u64 = search["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 1);
+    assert!(search["p50_ms"].as_f64().unwrap() >= 0.0);
+    let (_, body) = get(addr, "/info", auth).await;
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (info["source"].as_str(), info["tools"].as_u64()),
+        (Some("live"), Some(2))
+    );
+    // A live monitor keeps no hourly series; a bad query is 400.
+    assert_eq!(get(addr, "/series?tool=search", auth).await.0, 404);
+    assert_eq!(get(addr, "/series", auth).await.0, 400);
+    server.shutdown().await;
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+mod page;
 mod query;
 mod routes;
 mod server;

@@ -37,6 +37,27 @@ impl ErrorQuery {
     }
 }
 
+/// The query of `/series`: `tool=T`, required.
+#[derive(Debug, PartialEq)]
+pub(super) struct SeriesQuery {
+    pub(super) tool: String,
+}
+
+impl SeriesQuery {
+    pub(super) fn parse(query: &str) -> Result<Self, String> {
+        let mut tool = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "tool" => tool = Some(percent_decode_query(value).ok_or("bad percent-encoding\n")?),
+                _ => return Err(format!("unknown query parameter `{key}`; expected tool\n")),
+            }
+        }
+        tool.map(|tool| Self { tool })
+            .ok_or_else(|| "the query needs tool=NAME\n".to_owned())
+    }
+}
+
 /// Decodes a path segment: `%XX` escapes only, as RFC 3986 says, so
 /// `/stats/c++` names the tool `c++`. `None` if malformed or not UTF-8.
 pub(super) fn percent_decode_path(input: &str) -> Option<String> {

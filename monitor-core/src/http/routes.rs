@@ -5,7 +5,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::query::{ErrorQuery, percent_decode_path};
+use super::page;
+use super::query::{ErrorQuery, SeriesQuery, percent_decode_path};
 use super::server::Shared;
 
 type Reply = Response<Full<Bytes>>;
@@ -16,6 +17,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    page::secure(response.headers_mut());
     response
 }
 
@@ -64,6 +66,9 @@ pub(super) fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
     if path == "/healthz" {
         return text(StatusCode::OK, "ok\n");
     }
+    if let Some((content_type, body)) = page::asset(path) {
+        return reply(StatusCode::OK, content_type, body);
+    }
     if let Some(token) = &shared.config.bearer_token {
         if !authorized(request, token) {
             let mut response = text(StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n");
@@ -84,6 +89,23 @@ pub(super) fn handle(shared: &Shared, request: &Request<Incoming>) -> Reply {
             Err(error) => unavailable(error),
         },
         "/stats" => json_or_unavailable(source.all_stats()),
+        "/histograms" => json_or_unavailable(source.histograms()),
+        "/info" => json(&source.info()),
+        "/series" => match SeriesQuery::parse(request.uri().query().unwrap_or("")) {
+            Ok(query) => match source.series(&query.tool) {
+                Ok(Some(rows)) => json(&rows),
+                Ok(None) => text(
+                    StatusCode::NOT_FOUND,
+                    "this source keeps no hourly series\n",
+                ),
+                Err(error) => unavailable(error),
+            },
+            Err(message) => reply(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                message,
+            ),
+        },
         "/errors" => match ErrorQuery::parse(request.uri().query().unwrap_or("")) {
             Ok(query) => json_or_unavailable(source.errors(query.tool.as_deref(), query.hours)),
             Err(message) => reply(

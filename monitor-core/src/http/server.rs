@@ -32,6 +32,10 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// | `GET /stats/{tool}` | JSON of one tool's stats; 404 if it has none |
 /// | `GET /errors?hours=N&tool=T` | JSON list of [`recent_errors`](crate::ToolExecutionMonitor::recent_errors) (default 24 hours, all tools) |
 /// | `GET /healthz` | `ok` |
+/// | `GET /` | the dashboard page (its `/dashboard.js` and `/dashboard.css` too); no data in it, so no token needed |
+/// | `GET /histograms` | JSON: per tool, the duration buckets and the median |
+/// | `GET /info` | JSON: what is served (`live` or `store`) |
+/// | `GET /series?tool=T` | JSON: a store's hourly rows of one tool; 404 for a live monitor |
 ///
 /// Served from a [`Store`](crate::Store) (`tool-monitor serve`), `/metrics`
 /// has the store's running totals (they only grow, whatever processes come

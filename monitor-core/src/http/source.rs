@@ -2,7 +2,9 @@
 //! or (feature `store`) a store file that many processes wrote.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use crate::histogram::DurationHistogram;
 use crate::metrics::ToolExecutionMetrics;
 use crate::monitor::ToolExecutionMonitor;
 use crate::stats::ToolPerformanceStats;
@@ -39,6 +41,40 @@ pub trait StatsSource: Send + Sync + 'static {
     ///
     /// The source could not be read.
     fn errors(&self, tool: Option<&str>, hours: u32) -> Result<Vec<ToolExecutionMetrics>, String>;
+
+    /// `/histograms`: per tool, the duration buckets (`label`, `le_ms`,
+    /// `count`) and the median (`p50_ms`), as JSON.
+    ///
+    /// # Errors
+    ///
+    /// The source could not be read.
+    fn histograms(&self) -> Result<serde_json::Value, String>;
+
+    /// `/info`: what is served (`source`: `live` or `store`, and details).
+    fn info(&self) -> serde_json::Value;
+
+    /// `/series?tool=T`: hourly rows of one tool, where the source keeps
+    /// them (a store); `None` (404) otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The source could not be read.
+    fn series(&self, tool: &str) -> Result<Option<serde_json::Value>, String> {
+        let _ = tool;
+        Ok(None)
+    }
+}
+
+/// One tool's histogram and median, as `/histograms` shows them.
+fn histogram_json(histogram: &DurationHistogram, p50: Option<Duration>) -> serde_json::Value {
+    let buckets: Vec<serde_json::Value> = histogram
+        .buckets()
+        .map(|(label, le_ms, count)| serde_json::json!({ "label": label, "le_ms": le_ms, "count": count }))
+        .collect();
+    serde_json::json!({
+        "buckets": buckets,
+        "p50_ms": p50.map_or(0.0, |d| d.as_secs_f64() * 1e3),
+    })
 }
 
 impl StatsSource for ToolExecutionMonitor {
@@ -56,6 +92,25 @@ impl StatsSource for ToolExecutionMonitor {
 
     fn errors(&self, tool: Option<&str>, hours: u32) -> Result<Vec<ToolExecutionMetrics>, String> {
         Ok(self.recent_errors(tool, hours))
+    }
+
+    fn histograms(&self) -> Result<serde_json::Value, String> {
+        Ok(self
+            .all_tool_stats()
+            .keys()
+            .map(|name| {
+                let json = histogram_json(
+                    &self.duration_histogram(name),
+                    self.duration_quantile(name, 0.5),
+                );
+                (name.clone(), json)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into())
+    }
+
+    fn info(&self) -> serde_json::Value {
+        serde_json::json!({ "source": "live", "tools": self.all_tool_stats().len() })
     }
 }
 
@@ -78,6 +133,43 @@ impl StatsSource for crate::store::Store {
 
     fn errors(&self, tool: Option<&str>, hours: u32) -> Result<Vec<ToolExecutionMetrics>, String> {
         self.recent_errors(tool, hours).map_err(|e| e.to_string())
+    }
+
+    fn histograms(&self) -> Result<serde_json::Value, String> {
+        let names = self
+            .all_tool_stats(STORE_WINDOW)
+            .map_err(|e| e.to_string())?;
+        let mut out = serde_json::Map::new();
+        for name in names.keys() {
+            let histogram = self
+                .duration_histogram(name, STORE_WINDOW)
+                .map_err(|e| e.to_string())?;
+            let p50 = self
+                .duration_quantile(name, STORE_WINDOW, 0.5)
+                .map_err(|e| e.to_string())?;
+            out.insert(name.clone(), histogram_json(&histogram, p50));
+        }
+        Ok(out.into())
+    }
+
+    fn info(&self) -> serde_json::Value {
+        let coverage = self.coverage(STORE_WINDOW).ok();
+        serde_json::json!({
+            "source": "store",
+            "path": self.path().display().to_string(),
+            "processes": coverage.as_ref().map_or(0, |c| c.processes),
+            "first_hour": coverage.as_ref().and_then(|c| c.first_hour),
+            "last_hour": coverage.as_ref().and_then(|c| c.last_hour),
+        })
+    }
+
+    fn series(&self, tool: &str) -> Result<Option<serde_json::Value>, String> {
+        let rows = self
+            .hourly(Some(tool), STORE_WINDOW)
+            .map_err(|e| e.to_string())?;
+        serde_json::to_value(rows)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }
 
