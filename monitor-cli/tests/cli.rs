@@ -304,3 +304,47 @@ fn serve_answers_from_the_store_and_refuses_a_taken_address() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     drop(server);
 }
+
+#[test]
+fn errors_follow_prints_failures_as_they_are_flushed() {
+    use std::io::BufRead;
+    let db = written("follow");
+    let child = Command::new(env!("CARGO_BIN_EXE_tool-monitor"))
+        .args(["errors", "--follow", "--db", db.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().unwrap();
+    // Lines through a channel, so that every wait is bounded.
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || receive.recv_timeout(Duration::from_secs(30)).unwrap();
+    let first = next_line();
+    assert!(first.contains("connection refused by upstream"), "{first}");
+
+    // A new failure, flushed by another process's monitor: printed next.
+    let monitor = ToolExecutionMonitor::builder()
+        .store(StoreConfig::at(&db))
+        .build();
+    monitor.create_execution_context("fetch").finish_classified(
+        ExecutionStatus::Timeout,
+        ErrorCategory::TimeoutError,
+        "upstream took too long",
+    );
+    monitor.flush().unwrap();
+    let next = next_line();
+    assert!(
+        next.contains("fetch TIMEOUT_ERROR upstream took too long"),
+        "{next}"
+    );
+}
