@@ -1,5 +1,8 @@
 //! Overhead of monitoring one tool call, against the bare function and the
-//! peers, in one run. See BENCHMARKS.md for the method and the numbers.
+//! peers, in one run, in two shapes: ours (groups `sync`, `async`,
+//! `two-threads`) and shape B, a new user's harsher one (`b-sync`,
+//! `b-async`: distinct error messages, nothing inlined, async awaited in a
+//! loop). See BENCHMARKS.md for the method and the numbers.
 //!
 //! ```sh
 //! cargo bench --bench overhead
@@ -267,5 +270,162 @@ fn two_threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, one_thread, two_threads);
+// ---------------------------------------------------------------------------
+// Shape B, a new user's benchmark (issue #18): every failure's message is
+// distinct (it carries the call number, as real errors carry ids), every
+// variant is `#[inline(never)]`, and the async tool is awaited in a loop
+// inside one `block_on`, so the runtime's cost is not in every number.
+
+/// Shape B's error: its message names the call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallError(u64);
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "search call {} failed: upstream refused", self.0)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+#[inline(never)]
+fn work_b(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    let n = nth_call();
+    if n % 10 == 0 {
+        return Err(CallError(n));
+    }
+    Ok((0..limit).map(|i| i + query.len() as u32).collect())
+}
+
+#[inline(never)]
+fn b_bare(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[inline(never)]
+fn b_clock_only(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    let start = Instant::now();
+    let out = work_b(query, limit);
+    CLOCK_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+#[monitored_tool(name = "b-skip-all", skip_all)]
+#[inline(never)]
+fn b_skip_all(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[monitored_tool(name = "b-full")]
+#[inline(never)]
+fn b_full(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[derive(Default, Debug)]
+pub struct MeteredB {
+    metrics: MeteredBMetrics,
+}
+
+#[metered::metered(registry = MeteredBMetrics)]
+impl MeteredB {
+    #[measure([HitCount, ErrorCount, ResponseTime])]
+    #[inline(never)]
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+        work_b(query, limit)
+    }
+
+    #[measure([HitCount, ErrorCount, ResponseTime])]
+    #[inline(never)]
+    pub async fn search_async(&self, query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+        work_b(query, limit)
+    }
+}
+
+static METERED_B: LazyLock<MeteredB> = LazyLock::new(MeteredB::default);
+
+#[inline(never)]
+fn b_metered(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    METERED_B.search(query, limit)
+}
+
+#[inline(never)]
+async fn b_bare_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[inline(never)]
+async fn b_clock_only_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    let start = Instant::now();
+    let out = work_b(query, limit);
+    CLOCK_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+#[monitored_tool(name = "b-async-skip-all", skip_all)]
+#[inline(never)]
+async fn b_skip_all_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[monitored_tool(name = "b-async-full")]
+#[inline(never)]
+async fn b_full_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    work_b(query, limit)
+}
+
+#[inline(never)]
+async fn b_metered_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    METERED_B.search_async(query, limit).await
+}
+
+type ToolB = fn(&str, u32) -> Result<Vec<u32>, CallError>;
+
+const SYNC_B: [(&str, ToolB); 5] = [
+    ("1-bare", b_bare),
+    ("2-clock-only", b_clock_only),
+    ("3-skip-all", b_skip_all),
+    ("4-full", b_full),
+    ("6-metered", b_metered),
+];
+
+/// Awaits `tool` `iters` times inside one `block_on`, timing the loop.
+macro_rules! async_loop {
+    ($group:expr, $runtime:expr, $name:expr, $tool:expr) => {
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                $runtime.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let _ = black_box($tool(black_box("rust agents"), black_box(LIMIT)).await);
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    };
+}
+
+fn shape_b(c: &mut Criterion) {
+    let mut group = c.benchmark_group("b-sync");
+    for (name, tool) in SYNC_B {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(tool(black_box("rust agents"), black_box(LIMIT))));
+        });
+    }
+    group.finish();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("b-async");
+    async_loop!(group, runtime, "1-bare", b_bare_async);
+    async_loop!(group, runtime, "2-clock-only", b_clock_only_async);
+    async_loop!(group, runtime, "3-skip-all", b_skip_all_async);
+    async_loop!(group, runtime, "4-full", b_full_async);
+    async_loop!(group, runtime, "6-metered", b_metered_async);
+    group.finish();
+}
+
+criterion_group!(benches, one_thread, two_threads, shape_b);
 criterion_main!(benches);
