@@ -6,6 +6,7 @@
 //! cargo run --example agent -- --seconds 10    # run for ten seconds
 //! cargo run --example agent -- --json          # all_tool_stats() as JSON
 //! cargo run --example agent -- --serve 127.0.0.1:9464   # then keep serving /metrics
+//! cargo run --features otel --example agent -- --otlp http://127.0.0.1:4318   # push over OTLP
 //! ```
 
 use std::collections::BTreeMap;
@@ -16,6 +17,9 @@ use std::num::ParseIntError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "common/otel.rs"]
+mod otel;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -57,6 +61,11 @@ struct Args {
     /// every run that wrote to it.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "target/agent-store.db")]
     store: Option<std::path::PathBuf>,
+    /// Push metrics and `execute_tool` spans over OTLP/HTTP to this collector
+    /// (e.g. `http://127.0.0.1:4318`); `OTEL_EXPORTER_OTLP_ENDPOINT` does the
+    /// same. Needs `--features otel`.
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -261,6 +270,8 @@ const SYNC_TOOLS: u8 = 5;
 
 /// Makes one sync call.
 fn call_sync(tools: &ToolBox, plan: Plan) {
+    // The agent's step, the parent of the tool's `execute_tool` span.
+    let _step = tracing::info_span!("agent.step").entered();
     let d = plan.dice;
     let word = WORDS[(d % 8) as usize];
     match plan.tool {
@@ -306,6 +317,14 @@ static PANICS_CAUGHT: AtomicU64 = AtomicU64::new(0);
 
 /// Makes one async call.
 async fn call_async(tools: &ToolBox, plan: Plan) {
+    tracing::Instrument::instrument(
+        call_async_step(tools, plan),
+        tracing::info_span!("agent.step"),
+    )
+    .await;
+}
+
+async fn call_async_step(tools: &ToolBox, plan: Plan) {
     let d = plan.dice;
     let word = WORDS[(d % 8) as usize];
     match plan.tool {
@@ -442,8 +461,17 @@ async fn main() -> io::Result<()> {
         let store = monitor_core::StoreConfig::at(path);
         set_global_monitor(ToolExecutionMonitor::builder().store(store).build_shared());
     }
+    // A bad OTLP setting turns the export off, never the tools.
+    let otel = otel::Otel::start(args.otlp.as_deref(), "agent").unwrap_or_else(|error| {
+        eprintln!("agent: OpenTelemetry export is off: {error}");
+        None
+    });
     let started = Instant::now();
     run_agent(&args).await;
+    if let Some(otel) = otel {
+        // The last export, before the report: a short run delivers every call.
+        otel.shutdown();
+    }
     let monitor = global_monitor();
     // The global monitor is never dropped: flush before reading the store.
     let store = match &args.store {

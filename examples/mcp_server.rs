@@ -25,6 +25,15 @@
 //! SQLite store, and `tool_stats` answers from the store: the last 7 days
 //! of every session's server process, not only this one's. A client that
 //! starts a new server per session still accumulates one week of stats.
+//!
+//! With `--otlp URL` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) and the `otel`
+//! feature, it also pushes its metrics and `execute_tool` spans (with the
+//! JSON-RPC request id as `gen_ai.tool.call.id` for `echo`, which takes
+//! rmcp's `RequestContext`) to that OpenTelemetry collector, and exports
+//! one last time when the client closes the session.
+
+#[path = "common/otel.rs"]
+mod otel;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -34,8 +43,10 @@ use monitor_core::{
     STORE_PATH_ENV, Store, StoreConfig, ToolExecutionMonitor, global_monitor, monitored_tool,
     set_global_monitor,
 };
+use rmcp::RoleServer;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -82,7 +93,12 @@ impl MonitoredTools {
     /// Returns `text` unchanged.
     #[monitored_tool]
     #[tool]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+    async fn echo(
+        &self,
+        Parameters(EchoArgs { text }): Parameters<EchoArgs>,
+        // Its `id` is the span's `gen_ai.tool.call.id`.
+        _context: RequestContext<RoleServer>,
+    ) -> String {
         text
     }
 
@@ -150,22 +166,42 @@ impl ServerHandler for MonitoredTools {}
 /// The store file, from `--store PATH` or `TOOL_MONITOR_DB`, if either is given.
 static STORE: OnceLock<PathBuf> = OnceLock::new();
 
-fn store_path() -> Result<Option<PathBuf>, String> {
-    let mut args = std::env::args_os().skip(1);
-    match (args.next(), args.next()) {
-        (None, _) => Ok(std::env::var_os(STORE_PATH_ENV)
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)),
-        (Some(flag), Some(path)) if flag == "--store" && args.next().is_none() => {
-            Ok(Some(PathBuf::from(path)))
+/// `--store PATH` and `--otlp URL`, in any order.
+#[derive(Debug, Default)]
+struct Options {
+    store: Option<PathBuf>,
+    otlp: Option<String>,
+}
+
+fn options() -> Result<Options, String> {
+    let usage = || "usage: mcp_server [--store PATH] [--otlp URL]".to_owned();
+    let mut options = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(usage)?;
+        match flag.as_str() {
+            "--store" if options.store.is_none() => options.store = Some(PathBuf::from(value)),
+            "--otlp" if options.otlp.is_none() => options.otlp = Some(value),
+            _ => return Err(usage()),
         }
-        _ => Err("usage: mcp_server [--store PATH]".to_owned()),
     }
+    if options.store.is_none() {
+        options.store = std::env::var_os(STORE_PATH_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+    }
+    Ok(options)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(path) = store_path()? {
+    let options = options()?;
+    // A bad OTLP setting turns the export off, never the tools.
+    let otel = otel::Otel::start(options.otlp.as_deref(), "mcp_server").unwrap_or_else(|error| {
+        eprintln!("mcp_server: OpenTelemetry export is off: {error}");
+        None
+    });
+    if let Some(path) = options.store {
         let config = StoreConfig::at(&path);
         set_global_monitor(ToolExecutionMonitor::builder().store(config).build_shared());
         eprintln!("mcp_server: recording into {}", path.display());
@@ -176,5 +212,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     service.waiting().await?;
     // The client closed the session: write what the last interval measured.
     global_monitor().flush()?;
+    if let Some(otel) = otel {
+        otel.shutdown();
+    }
     Ok(())
 }

@@ -9,6 +9,8 @@ use crate::global::{global_generation, global_now, global_uses_system_clock, wit
 use crate::message::panic_message;
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::SiteKey;
+#[cfg(feature = "tracing")]
+use crate::span::ToolSpan;
 
 /// Which monitor a guard records into.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +43,9 @@ pub struct CallGuard<'m> {
     /// monitor): a change means the call crossed a `set_global_monitor`.
     generation: u64,
     execution: Execution,
+    /// The `execute_tool` span the call runs in.
+    #[cfg(feature = "tracing")]
+    span: ToolSpan,
 }
 
 impl<'m> CallGuard<'m> {
@@ -63,6 +68,8 @@ impl<'m> CallGuard<'m> {
             recorded: false,
             generation,
             execution: Execution::new(start),
+            #[cfg(feature = "tracing")]
+            span: ToolSpan::new(site.name),
         }
     }
 
@@ -76,6 +83,8 @@ impl<'m> CallGuard<'m> {
             recorded: false,
             generation: 0,
             execution: Execution::new(monitor.now()),
+            #[cfg(feature = "tracing")]
+            span: ToolSpan::new(site.name),
         }
     }
 }
@@ -142,6 +151,50 @@ impl CallGuard<'_> {
         self.record();
     }
 
+    /// Sets the call's `gen_ai.tool.call.id` (the MCP request id), on the
+    /// `execute_tool` span of the `tracing` feature; without it, nothing.
+    #[inline]
+    pub fn set_tool_call_id(&mut self, id: &dyn std::fmt::Display) {
+        #[cfg(feature = "tracing")]
+        self.span.set_call_id(id);
+        #[cfg(not(feature = "tracing"))]
+        let _ = id;
+    }
+
+    /// The tool reported its own failure (rmcp's `is_error`): the span's
+    /// `error.type` is `tool_error`.
+    #[cfg(all(feature = "rmcp", feature = "tracing"))]
+    pub(crate) fn note_tool_error(&mut self) {
+        self.span.note_tool_error();
+    }
+
+    /// Runs `future` in the call's `execute_tool` span (entered at every
+    /// poll and at its drop), with the `tracing` feature; without it,
+    /// `future` itself.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.span.span.clone())
+    }
+
+    /// Runs `future` in the call's `execute_tool` span, with the `tracing`
+    /// feature; without it, `future` itself.
+    #[cfg(not(feature = "tracing"))]
+    #[inline]
+    pub fn instrument<F: std::future::Future>(&self, future: F) -> F {
+        future
+    }
+
+    /// The call's span, entered while a sync body runs.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn span(&self) -> tracing::Span {
+        self.span.span.clone()
+    }
+
     /// Records the error of a size measurement that panicked.
     pub fn note_measurement_failure(&mut self) {
         self.add_input_size(None);
@@ -174,6 +227,8 @@ impl CallGuard<'_> {
             return;
         }
         self.recorded = true;
+        #[cfg(feature = "tracing")]
+        self.span.record_outcome(&self.execution);
         let site = self.site;
         match self.target {
             Target::Global if global_generation() != self.generation => {

@@ -46,6 +46,8 @@ mod classify;
 mod execution;
 mod message;
 mod metrics;
+#[cfg(any(feature = "tracing", feature = "otlp"))]
+mod semconv;
 // L2, storage, which never imports the monitor: histograms, shard, trend,
 // tool, registry, the rings and history, stats, sink.
 mod histogram;
@@ -75,6 +77,8 @@ mod record;
 mod callsite;
 mod context;
 mod guard;
+#[cfg(feature = "tracing")]
+mod span;
 #[cfg(feature = "tokio")]
 mod timeout;
 // L5: what generated code calls, and the exporters, which read snapshots.
@@ -86,6 +90,8 @@ mod http;
 mod measure;
 #[cfg(feature = "metrics")]
 mod metrics_bridge;
+#[cfg(feature = "otlp")]
+mod otlp;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 #[cfg(feature = "rmcp")]
@@ -108,6 +114,11 @@ pub use metrics::ToolExecutionMetrics;
 #[cfg(feature = "metrics")]
 pub use metrics_bridge::MetricsBridge;
 pub use monitor::ToolExecutionMonitor;
+#[cfg(feature = "otlp")]
+pub use otlp::{
+    DEFAULT_OTLP_INTERVAL, DEFAULT_OTLP_TIMEOUT, OTLP_ENV_VARS, OtlpConfig, OtlpError,
+    OtlpExporter, ToolInstruments, register_instruments,
+};
 pub use sink::{ExecutionEvent, MetricsSink};
 pub use stats::ToolPerformanceStats;
 pub use status::{ErrorCategory, ExecutionStatus};
@@ -126,6 +137,12 @@ pub use monitor_macros::monitored_tool;
 /// The README's Rust examples, compiled and run as doctests (with every
 /// feature on, as `cargo test --workspace --all-features` builds them: the
 /// README shows the HTTP endpoint).
-#[cfg(all(doctest, feature = "http", feature = "metrics", feature = "store"))]
+#[cfg(all(
+    doctest,
+    feature = "http",
+    feature = "metrics",
+    feature = "store",
+    feature = "otlp"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -367,7 +367,7 @@ impl ToolExecutionMonitor {
     }
 
     /// Every tool registered so far, in registration order.
-    #[cfg(feature = "prometheus")]
+    #[cfg(any(feature = "prometheus", feature = "otlp"))]
     pub(crate) fn registered_tools(&self) -> Vec<Arc<Tool>> {
         self.registry.all()
     }

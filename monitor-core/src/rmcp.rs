@@ -118,6 +118,8 @@ fn call_tool_outcome(
     if result.is_error == Some(true) {
         let message = cap_message(first_text(result).unwrap_or(NO_TEXT_MESSAGE));
         let category = classify_parts(type_name::<CallToolResult>(), &message, None);
+        #[cfg(feature = "tracing")]
+        guard.note_tool_error();
         Outcome::Failure {
             status: ExecutionStatus::Error,
             category,

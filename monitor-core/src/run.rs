@@ -24,6 +24,10 @@ pub fn catch_unwind_call<R>(
     guard: &mut CallGuard<'_>,
     body: impl FnOnce() -> R,
 ) -> Result<R, Box<dyn Any + Send>> {
+    #[cfg(feature = "tracing")]
+    let span = guard.span();
+    #[cfg(feature = "tracing")]
+    let _entered = span.enter();
     catch_unwind(AssertUnwindSafe(|| {
         let value = body();
         // The clock stops before `catch_unwind` hands the value back

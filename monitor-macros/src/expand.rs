@@ -93,6 +93,9 @@ struct Gen<'a> {
     /// The result is written `Json<T>` or `Result<Json<T>, E>` (no `Debug`):
     /// its `T` is measured as JSON.
     json_output: bool,
+    /// An rmcp `RequestContext` argument, whose request id is the call's
+    /// `gen_ai.tool.call.id`.
+    call_id: Option<Ident>,
 }
 
 /// One measured argument: `let __monitor_input_N = input_len(&ident);`.
@@ -155,6 +158,11 @@ fn expand(args: &Args, mut tool: ToolFn, rmcp: bool) -> TokenStream {
         output_span,
         error_span,
         json_output: rmcp && output.is_some_and(rmcp::is_json_result),
+        call_id: if rmcp {
+            rmcp::request_context_arg(sig)
+        } else {
+            None
+        },
     };
     let body = match &shape {
         Shape::Sync => plan.sync_fn(&measured, &destructured, &stmts),
@@ -433,11 +441,13 @@ impl Gen<'_> {
     fn run_future(&self, stmts: &[Stmt]) -> TokenStream {
         let krate = &self.krate;
         let typed_return = typed_return(self.output);
+        // In the call's `execute_tool` span with monitor-core's `tracing`
+        // feature; without it, `instrument` returns the future itself.
         let body = quote_spanned! {Span::mixed_site()=>
-            #krate::__private::catch_unwind_future(async move {
+            __monitor_guard.instrument(#krate::__private::catch_unwind_future(async move {
                 #typed_return
                 #(#stmts)*
-            })
+            }))
         };
         let result = match &self.args.timeout {
             None => quote_spanned!(Span::mixed_site()=> #body.await),
@@ -593,6 +603,14 @@ impl Gen<'_> {
             let Measured { cfgs, size, .. } = m;
             quote_spanned!(Span::mixed_site()=> #(#cfgs)* __monitor_guard.add_input_size(#size);)
         });
+        // The MCP request id, from rmcp's `RequestContext` argument.
+        if let Some(context) = &self.call_id {
+            // The argument is often `_ctx`: named only here.
+            after.extend(quote_spanned! {Span::mixed_site()=>
+                #[allow(clippy::used_underscore_binding)]
+                let () = __monitor_guard.set_tool_call_id(&#context.id);
+            });
+        }
         quote! {
             #before
             #guard
@@ -820,6 +838,33 @@ mod tests {
             },
         );
         assert_eq!(out.matches("input_len").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn an_rmcp_request_context_gives_the_call_id() {
+        let with_context = monitored_tool_with(
+            quote!(),
+            quote! {
+                async fn f(&self, ctx: RequestContext<RoleServer>) -> u8 { 1 }
+            },
+            true,
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            with_context.contains("let () = __monitor_guard . set_tool_call_id (& ctx . id) ;"),
+            "{with_context}"
+        );
+        let without = monitored_tool_with(
+            quote!(),
+            quote! {
+                async fn f(&self, ctx: RequestContext<RoleServer>) -> u8 { 1 }
+            },
+            false,
+        )
+        .unwrap()
+        .to_string();
+        assert!(!without.contains("set_tool_call_id"), "{without}");
     }
 
     #[test]

@@ -138,6 +138,22 @@ pub(crate) fn skipped_by_type(ty: &Type) -> bool {
     )
 }
 
+/// The argument bound to an rmcp `RequestContext<_>` by a plain name, whose
+/// `id` (the JSON-RPC request id) is the call's `gen_ai.tool.call.id`.
+pub(crate) fn request_context_arg(sig: &syn::Signature) -> Option<syn::Ident> {
+    sig.inputs.iter().find_map(|arg| match arg {
+        syn::FnArg::Typed(typed)
+            if generic_name(&typed.ty).as_deref() == Some("RequestContext") =>
+        {
+            match &*typed.pat {
+                syn::Pat::Ident(pat) if pat.subpat.is_none() => Some(pat.ident.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
 /// Whether a returned type is `Json<T>` or `Result<Json<T>, E>` as
 /// written: its `T` is measured as JSON, since `Json` has no `Debug`.
 pub(crate) fn is_json_result(ty: &Type) -> bool {
