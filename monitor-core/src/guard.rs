@@ -188,11 +188,20 @@ impl CallGuard<'_> {
         future
     }
 
-    /// The call's span, entered while a sync body runs.
+    /// Lends the call's span out, for a sync body to run in; put it back
+    /// with [`return_span`](Self::return_span). Moved, not cloned: a clone
+    /// and its drop are two calls into the subscriber.
     #[cfg(feature = "tracing")]
     #[inline]
-    pub(crate) fn span(&self) -> tracing::Span {
-        self.span.span.clone()
+    pub(crate) fn lend_span(&mut self) -> tracing::Span {
+        std::mem::replace(&mut self.span.span, tracing::Span::none())
+    }
+
+    /// Takes back the span [`lend_span`](Self::lend_span) lent.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn return_span(&mut self, span: tracing::Span) {
+        self.span.span = span;
     }
 
     /// Records the error of a size measurement that panicked.

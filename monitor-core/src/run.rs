@@ -25,16 +25,22 @@ pub fn catch_unwind_call<R>(
     body: impl FnOnce() -> R,
 ) -> Result<R, Box<dyn Any + Send>> {
     #[cfg(feature = "tracing")]
-    let span = guard.span();
+    let span = guard.lend_span();
     #[cfg(feature = "tracing")]
-    let _entered = span.enter();
-    catch_unwind(AssertUnwindSafe(|| {
+    let entered = span.enter();
+    let result = catch_unwind(AssertUnwindSafe(|| {
         let value = body();
         // The clock stops before `catch_unwind` hands the value back
         // (BENCHMARKS.md, "Why the hot path looks as it does").
         guard.stop();
         value
-    }))
+    }));
+    #[cfg(feature = "tracing")]
+    {
+        drop(entered);
+        guard.return_span(span);
+    }
+    result
 }
 
 /// Continues the unwind of a panic caught by [`catch_unwind_call`] or
