@@ -2,7 +2,8 @@
 //! peers, in one run, in two shapes: ours (groups `sync`, `async`,
 //! `two-threads`) and shape B, a new user's harsher one (`b-sync`,
 //! `b-async`: distinct error messages, nothing inlined, async awaited in a
-//! loop). See BENCHMARKS.md for the method and the numbers.
+//! loop), and `fail`: always failing with a distinct 40-byte message
+//! against always succeeding. See BENCHMARKS.md for the method and the numbers.
 //!
 //! ```sh
 //! cargo bench --bench overhead
@@ -181,9 +182,10 @@ async fn monitored_full_async(query: &str, limit: u32) -> Result<Vec<u32>, Searc
     work(query, limit)
 }
 
-type Tool = fn(&str, u32) -> Result<Vec<u32>, SearchError>;
+/// A sync tool of any of the benches below, by its error type.
+type ToolFn<E> = fn(&str, u32) -> Result<Vec<u32>, E>;
 
-const SYNC: [(&str, Tool); 7] = [
+const SYNC: [(&str, ToolFn<SearchError>); 7] = [
     ("1-bare", bare),
     ("2-clock-only", clock_only),
     ("3-skip-all", monitored_skip_all),
@@ -204,15 +206,20 @@ fn install_tracing() {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-fn one_thread(c: &mut Criterion) {
-    install_tracing();
-    let mut group = c.benchmark_group("sync");
-    for (name, tool) in SYNC {
+/// Benches each sync tool of `tools` in the group `group`.
+fn sync_group<E>(c: &mut Criterion, group: &str, tools: &[(&str, ToolFn<E>)]) {
+    let mut group = c.benchmark_group(group);
+    for &(name, tool) in tools {
         group.bench_function(name, |b| {
             b.iter(|| black_box(tool(black_box("rust agents"), black_box(LIMIT))));
         });
     }
     group.finish();
+}
+
+fn one_thread(c: &mut Criterion) {
+    install_tracing();
+    sync_group(c, "sync", &SYNC);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -276,17 +283,28 @@ fn two_threads(c: &mut Criterion) {
 // variant is `#[inline(never)]`, and the async tool is awaited in a loop
 // inside one `block_on`, so the runtime's cost is not in every number.
 
-/// Shape B's error: its message names the call.
-#[derive(Debug, Clone, Copy)]
-pub struct CallError(u64);
+/// An error whose message carries the call number, as real errors carry ids.
+macro_rules! numbered_error {
+    ($(#[$doc:meta])* $name:ident, $format:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name(u64);
 
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "search call {} failed: upstream refused", self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, $format, self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
 }
 
-impl std::error::Error for CallError {}
+numbered_error!(
+    /// Shape B's error: its message names the call.
+    CallError,
+    "search call {} failed: upstream refused"
+);
 
 #[inline(never)]
 fn work_b(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
@@ -379,9 +397,7 @@ async fn b_metered_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError>
     METERED_B.search_async(query, limit).await
 }
 
-type ToolB = fn(&str, u32) -> Result<Vec<u32>, CallError>;
-
-const SYNC_B: [(&str, ToolB); 5] = [
+const SYNC_B: [(&str, ToolFn<CallError>); 5] = [
     ("1-bare", b_bare),
     ("2-clock-only", b_clock_only),
     ("3-skip-all", b_skip_all),
@@ -407,13 +423,7 @@ macro_rules! async_loop {
 }
 
 fn shape_b(c: &mut Criterion) {
-    let mut group = c.benchmark_group("b-sync");
-    for (name, tool) in SYNC_B {
-        group.bench_function(name, |b| {
-            b.iter(|| black_box(tool(black_box("rust agents"), black_box(LIMIT))));
-        });
-    }
-    group.finish();
+    sync_group(c, "b-sync", &SYNC_B);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -427,5 +437,64 @@ fn shape_b(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, one_thread, two_threads, shape_b);
+numbered_error!(
+    /// Issue #18's failure target: a call that always fails with a distinct
+    /// 40-byte message against one that always succeeds, each over its own
+    /// bare twin (the bare failing call formats nothing: the message is made
+    /// by whoever displays the error, here the monitor). 40 bytes:
+    /// "upstream index refused request #00000042".
+    Refused,
+    "upstream index refused request #{:08}"
+);
+
+#[inline(never)]
+#[allow(clippy::unnecessary_wraps)] // the same signature as the failing twin
+fn work_ok(query: &str, limit: u32) -> Result<Vec<u32>, Refused> {
+    Ok((0..limit).map(|i| i + query.len() as u32).collect())
+}
+
+#[inline(never)]
+fn work_fail(_query: &str, _limit: u32) -> Result<Vec<u32>, Refused> {
+    Err(Refused(nth_call()))
+}
+
+/// The bare, `skip_all` and full variants of a tool over `$work`.
+macro_rules! variants {
+    ($work:ident: $bare:ident, $skip_all:ident = $skip_name:literal, $full:ident = $full_name:literal) => {
+        #[inline(never)]
+        fn $bare(query: &str, limit: u32) -> Result<Vec<u32>, Refused> {
+            $work(query, limit)
+        }
+
+        #[monitored_tool(name = $skip_name, skip_all)]
+        #[inline(never)]
+        fn $skip_all(query: &str, limit: u32) -> Result<Vec<u32>, Refused> {
+            $work(query, limit)
+        }
+
+        #[monitored_tool(name = $full_name)]
+        #[inline(never)]
+        fn $full(query: &str, limit: u32) -> Result<Vec<u32>, Refused> {
+            $work(query, limit)
+        }
+    };
+}
+
+variants!(work_ok: ok_bare, ok_skip_all = "ok-skip-all", ok_full = "ok-full");
+variants!(work_fail: fail_bare, fail_skip_all = "fail-skip-all", fail_full = "fail-full");
+
+const FAIL: [(&str, ToolFn<Refused>); 6] = [
+    ("ok-1-bare", ok_bare),
+    ("ok-3-skip-all", ok_skip_all),
+    ("ok-4-full", ok_full),
+    ("fail-1-bare", fail_bare),
+    ("fail-3-skip-all", fail_skip_all),
+    ("fail-4-full", fail_full),
+];
+
+fn failures(c: &mut Criterion) {
+    sync_group(c, "fail", &FAIL);
+}
+
+criterion_group!(benches, one_thread, two_threads, shape_b, failures);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
-//! The code `#[monitored_tool]` generates allocates nothing on the success
-//! path, sync or async, once the tool's state exists (after warm-up).
+//! The code `#[monitored_tool]` generates allocates nothing once warm, on
+//! the success path (sync or async) and on the failure path, new messages
+//! included.
 
 use std::alloc::System;
 use std::future::Future;
@@ -69,7 +70,7 @@ struct Refused(u32);
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused with code {}", self.0)
+        write!(f, "upstream index refused request #{:08}", self.0)
     }
 }
 
@@ -117,11 +118,11 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     );
     assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
 
-    // With `skip_all`, the error path allocates nothing but the error
-    // message (the history and the error list share it), and a message the
-    // same as the thread's last one is shared instead.
-    for _ in 0..200 {
-        assert!(refuse_with(0).is_err());
+    // With `skip_all`, the error path allocates nothing once warm: a
+    // message the same as the thread's last one is shared, and a new one is
+    // copied into the buffer of a message no ring holds any more.
+    for code in 0..200 {
+        assert!(refuse_with(code).is_err());
         assert!(refuse("x").is_err());
     }
     let region = Region::new(GLOBAL);
@@ -136,20 +137,24 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     );
     let error = &MONITOR.recent_errors(Some("refuse"), 1)[0];
     assert_eq!(error.error_message.as_deref(), Some("permission denied"));
+    // Warm: enough new messages that both rings have wrapped.
+    for code in 1..=2_000 {
+        assert!(refuse_with(code).is_err());
+    }
     let region = Region::new(GLOBAL);
-    for code in 1..=1_000 {
+    for code in 2_001..=3_000 {
         assert!(refuse_with(code).is_err());
     }
     let change = region.change();
     assert_eq!(
         (change.allocations, change.reallocations),
-        (1_000, 0),
-        "one allocation per new message: {change:?}"
+        (0, 0),
+        "a new message reuses a buffer no ring holds: {change:?}"
     );
     let errors = MONITOR.recent_errors(Some("refuse-with"), 1);
     assert_eq!(
         errors.last().and_then(|e| e.error_message.as_deref()),
-        Some("refused with code 1000")
+        Some("upstream index refused request #00003000")
     );
 
     // With a store: calls between flushes allocate nothing either; the

@@ -1,10 +1,11 @@
 //! The value being recorded: one [`Execution`], filled in place from its
 //! start to its end, and the [`Outcome`] generated code reports for it.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::thread;
 
 use crate::clock::Reading;
+use crate::message::Text;
 use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// How a call ended, as generated code reports it.
@@ -23,7 +24,7 @@ pub enum Outcome {
         category: ErrorCategory,
         /// The error's message, at most 1 KiB. Shared,
         /// so that the history and the error list hold one copy.
-        message: Arc<str>,
+        message: Text,
     },
     /// Dropped after it started and before it finished: status
     /// `cancelled`, no error category (it is not the tool's error).
@@ -45,7 +46,7 @@ pub(crate) struct Details {
 pub(crate) struct Extra {
     pub(crate) details: Option<Box<Details>>,
     /// Shared by the history and the error list.
-    pub(crate) error_message: Option<Arc<str>>,
+    pub(crate) error_message: Option<Text>,
 }
 
 impl Extra {
@@ -144,20 +145,13 @@ impl Execution {
                 category,
                 message,
             } => self.fail(status, Some(category), message),
-            Outcome::Cancelled => self.fail(
-                ExecutionStatus::Cancelled,
-                None,
-                Arc::clone(&CANCELLED_MESSAGE),
-            ),
+            Outcome::Cancelled => {
+                self.fail(ExecutionStatus::Cancelled, None, CANCELLED_MESSAGE.clone());
+            }
         }
     }
 
-    fn fail(
-        &mut self,
-        status: ExecutionStatus,
-        category: Option<ErrorCategory>,
-        message: Arc<str>,
-    ) {
+    fn fail(&mut self, status: ExecutionStatus, category: Option<ErrorCategory>, message: Text) {
         self.status = status;
         self.category = category;
         self.output_bytes = 0;
@@ -166,11 +160,11 @@ impl Execution {
 }
 
 /// The message of a cancelled execution: one allocation for the process.
-static CANCELLED_MESSAGE: LazyLock<Arc<str>> =
-    LazyLock::new(|| Arc::from("cancelled: dropped before it finished"));
+static CANCELLED_MESSAGE: LazyLock<Text> =
+    LazyLock::new(|| Text::from("cancelled: dropped before it finished"));
 
 /// The outcome recorded for a call that panicked.
-pub(crate) fn panic_outcome(message: Arc<str>) -> Outcome {
+pub(crate) fn panic_outcome(message: Text) -> Outcome {
     Outcome::Failure {
         status: ExecutionStatus::Error,
         category: ErrorCategory::SystemError,
@@ -183,7 +177,7 @@ pub(crate) fn panic_outcome(message: Arc<str>) -> Outcome {
 /// cancellation.
 pub(crate) fn dropped_outcome() -> Outcome {
     if thread::panicking() {
-        panic_outcome(Arc::from("panicked"))
+        panic_outcome(Text::from("panicked"))
     } else {
         Outcome::Cancelled
     }

@@ -10,11 +10,10 @@ use std::fmt::{Debug, Display};
 use std::io;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
 use crate::classify::{ClassifyError, classify_parts, find_io_error, io_category};
 use crate::execution::Outcome;
-use crate::message::capped_message;
+use crate::message::{Text, capped_message};
 use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// An error, to be turned into the recorded message.
@@ -25,24 +24,24 @@ pub struct Message<'a, E: ?Sized>(pub &'a E);
 pub trait ErrorMessage {
     /// `Display` text, else `Debug` text, else the type's name; cut to
     /// [`MAX_ERROR_MESSAGE_BYTES`](crate::MAX_ERROR_MESSAGE_BYTES) while it is written.
-    fn __monitor_message(&self) -> Arc<str>;
+    fn __monitor_message(&self) -> Text;
 }
 
 impl<E: Display + ?Sized> ErrorMessage for &&Message<'_, E> {
-    fn __monitor_message(&self) -> Arc<str> {
+    fn __monitor_message(&self) -> Text {
         capped_message(|out| write!(out, "{}", self.0))
     }
 }
 
 impl<E: Debug + ?Sized> ErrorMessage for &Message<'_, E> {
-    fn __monitor_message(&self) -> Arc<str> {
+    fn __monitor_message(&self) -> Text {
         capped_message(|out| write!(out, "{:?}", self.0))
     }
 }
 
 impl<E: ?Sized> ErrorMessage for Message<'_, E> {
-    fn __monitor_message(&self) -> Arc<str> {
-        Arc::from(type_name::<E>())
+    fn __monitor_message(&self) -> Text {
+        Text::from(type_name::<E>())
     }
 }
 
@@ -54,10 +53,10 @@ pub struct Classify<'a, E: ?Sized>(pub &'a E);
 pub trait ClassifyOutcome {
     /// The failure with its status and category; `message` is the error's
     /// message from [`ErrorMessage`].
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome;
+    fn __monitor_classify(&self, message: Text) -> Outcome;
 }
 
-fn failure(status: ExecutionStatus, category: ErrorCategory, message: Arc<str>) -> Outcome {
+fn failure(status: ExecutionStatus, category: ErrorCategory, message: Text) -> Outcome {
     Outcome::Failure {
         status,
         category,
@@ -77,7 +76,7 @@ fn guarded(
 
 /// Level 6: the error type classifies itself.
 impl<E: ClassifyError + ?Sized> ClassifyOutcome for &&&&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         let (status, category) = guarded(|| (self.0.status(), self.0.category()));
         failure(status, category, message)
     }
@@ -85,7 +84,7 @@ impl<E: ClassifyError + ?Sized> ClassifyOutcome for &&&&&&Classify<'_, E> {
 
 /// Level 5: `std::io::Error`, by kind.
 impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         failure(ExecutionStatus::Error, io_category(self.0), message)
     }
 }
@@ -93,7 +92,7 @@ impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
 /// Level 4: any `std::error::Error`, by type name, an `io::Error` in its
 /// `source()` chain, then its message.
 impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         let (status, category) = guarded(|| {
             let io = self.0.source().and_then(find_io_error);
             let category = classify_parts(type_name::<E>(), &message, io);
@@ -106,7 +105,7 @@ impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
 /// An error behind a pointer to `dyn Error` (`anyhow::Error`,
 /// `Box<dyn Error + …>`): by the pointer's type name, an `io::Error` in the
 /// chain (the pointee included), then the message.
-fn classify_dyn<E: ?Sized>(error: &(dyn Error + 'static), message: Arc<str>) -> Outcome {
+fn classify_dyn<E: ?Sized>(error: &(dyn Error + 'static), message: Text) -> Outcome {
     let (status, category) = guarded(|| {
         let category = classify_parts(type_name::<E>(), &message, find_io_error(error));
         (ExecutionStatus::Error, category)
@@ -120,7 +119,7 @@ impl<E> ClassifyOutcome for &&&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send + Sync> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -130,7 +129,7 @@ impl<E> ClassifyOutcome for &&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -140,7 +139,7 @@ impl<E> ClassifyOutcome for &Classify<'_, E>
 where
     E: Deref<Target = dyn Error> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -148,7 +147,7 @@ where
 /// Level 0: anything else (`Display`- or `Debug`-only errors), by type name
 /// and message.
 impl<E: ?Sized> ClassifyOutcome for Classify<'_, E> {
-    fn __monitor_classify(&self, message: Arc<str>) -> Outcome {
+    fn __monitor_classify(&self, message: Text) -> Outcome {
         let category = classify_parts(type_name::<E>(), &message, None);
         failure(ExecutionStatus::Error, category, message)
     }

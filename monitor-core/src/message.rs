@@ -1,23 +1,69 @@
 //! Error messages: capped at [`MAX_ERROR_MESSAGE_BYTES`], formatted into a
-//! reused per-thread buffer, and shared with the thread's last message when
-//! the text repeats.
+//! reused per-thread buffer, shared with the thread's last message when
+//! the text repeats, and copied into a recycled buffer when it is new, so
+//! that a failing call allocates nothing once warm.
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
+use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::limits::{MAX_ERROR_MESSAGE_BYTES, cut};
 
-/// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
-pub(crate) fn cap_message(message: &str) -> Arc<str> {
-    Arc::from(cut(message, MAX_ERROR_MESSAGE_BYTES))
+/// A recorded error message, at most [`MAX_ERROR_MESSAGE_BYTES`]: shared
+/// by the history and the error list (one copy for both). When the last
+/// ring lets go of it on the thread that recorded it, its buffer goes back
+/// to that thread's spares ([`recycle`]) and holds a later message: a tool
+/// that fails with a new message every call (an id in it, as real errors
+/// carry) allocates nothing once warm.
+#[derive(Clone)]
+pub struct Text(Arc<String>);
+
+impl Text {
+    /// The address of the message, to tell whether a ring entry holds it
+    /// already (two live messages never share one).
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.0).addr()
+    }
 }
 
-/// The address of a message, to tell whether a ring entry holds it already.
-pub(crate) fn message_address(message: &Arc<str>) -> usize {
-    Arc::as_ptr(message).cast::<u8>().addr()
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Self(Arc::new(text.to_owned()))
+    }
+}
+
+/// Cuts `message` to [`MAX_ERROR_MESSAGE_BYTES`] on a char boundary.
+pub(crate) fn cap_message(message: &str) -> Text {
+    Text::from(cut(message, MAX_ERROR_MESSAGE_BYTES))
 }
 
 /// The address of this thread's last message (0 for none): a ring entry
@@ -28,11 +74,30 @@ pub(crate) fn last_message_address() -> usize {
         .try_with(|cell| {
             cell.try_borrow()
                 .ok()
-                .and_then(|messages| messages.last.as_ref().map(message_address))
+                .and_then(|messages| messages.last.as_ref().map(Text::address))
         })
         .ok()
         .flatten()
         .unwrap_or(0)
+}
+
+/// Hands the buffer of `message` back to this thread's spares if nothing
+/// else holds it (a ring entry just let go of it), else drops it.
+pub(crate) fn recycle(message: Option<Text>) {
+    let Some(Text(mut buffer)) = message else {
+        return;
+    };
+    if Arc::get_mut(&mut buffer).is_none() {
+        return;
+    }
+    // Off the thread's spares (re-entered, or the thread is ending): freed.
+    let _ = MESSAGES.try_with(|cell| {
+        if let Ok(mut messages) = cell.try_borrow_mut() {
+            if let Some(free) = messages.spares.iter_mut().find(|spare| spare.is_none()) {
+                *free = Some(buffer);
+            }
+        }
+    });
 }
 
 /// A `fmt::Write` into a reused per-thread buffer that keeps at most
@@ -53,14 +118,60 @@ impl fmt::Write for Capped<'_> {
     }
 }
 
+/// How many message buffers a thread keeps for reuse. In steady state a
+/// thread failing with new messages frees one (the oldest history entry's)
+/// for each one it makes, so a few are plenty.
+const SPARES: usize = 4;
+
+/// The least capacity of a message buffer, so that messages of similar
+/// lengths fit one another's recycled buffers.
+const MIN_CAPACITY: usize = 64;
+
 /// Per-thread state for error messages.
 struct Messages {
-    /// Where messages are formatted before their one allocation.
+    /// Where messages are formatted before they are kept.
     buffer: String,
     /// The last message made on this thread: the next one with the same
-    /// text shares it instead of allocating (a tool that fails keeps
-    /// failing the same way, as a rule).
-    last: Option<Arc<str>>,
+    /// text shares it instead of a copy (a tool that fails keeps failing
+    /// the same way, as a rule).
+    last: Option<Text>,
+    /// Buffers of messages no ring holds any more, each held only here.
+    spares: [Option<Arc<String>>; SPARES],
+}
+
+impl Messages {
+    /// The formatted message: the last one if the text is the same, else
+    /// a copy in a spare buffer (or a new one), which becomes the last.
+    fn keep(&mut self) -> Text {
+        let Self {
+            buffer,
+            last,
+            spares,
+        } = self;
+        if let Some(message) = last.as_ref().filter(|message| same_text(message, buffer)) {
+            return message.clone();
+        }
+        let reused = spares.iter_mut().find_map(|spare| {
+            let mut text = spare.take()?;
+            let owned = Arc::get_mut(&mut text)?;
+            owned.clear();
+            owned.push_str(buffer);
+            Some(text)
+        });
+        let text = Text(reused.unwrap_or_else(|| {
+            let mut owned = String::with_capacity(buffer.len().max(MIN_CAPACITY));
+            owned.push_str(buffer);
+            Arc::new(owned)
+        }));
+        last.insert(text).clone()
+    }
+}
+
+/// Whether two messages are the same text, the last bytes compared first:
+/// new messages differ from the last one mostly in an id at their end, and
+/// this spares them a call to `memcmp`.
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b
 }
 
 thread_local! {
@@ -68,54 +179,65 @@ thread_local! {
         RefCell::new(Messages {
             buffer: String::new(),
             last: None,
+            spares: [const { None }; SPARES],
         })
     };
 }
 
+/// Formats `write` into `buffer`, at most [`MAX_ERROR_MESSAGE_BYTES`] of it;
+/// `false` if the formatting panicked.
+fn format_into(
+    buffer: &mut String,
+    write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+) -> bool {
+    buffer.clear();
+    // A full buffer stops the formatting with an error; the text is kept.
+    catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))).is_ok()
+}
+
+/// The message a formatting impl that panicked leaves.
+const PANICKED: &str = "<the error's formatting panicked>";
+
 /// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it: the
-/// last message of this thread if the text is the same, else one allocation
-/// (it is formatted into a reused per-thread buffer first). A formatting
-/// impl that panics leaves a note instead of unwinding out of the
-/// instrumented function.
-pub(crate) fn capped_message(write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) -> Arc<str> {
+/// last message of this thread if the text is the same, else a copy in a
+/// recycled buffer (it is formatted into a reused per-thread buffer
+/// first). A formatting impl that panics leaves a note instead of
+/// unwinding out of the instrumented function.
+pub(crate) fn capped_message(write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) -> Text {
     let mut write = Some(write);
-    let mut format = |buffer: &mut String, last: Option<&mut Option<Arc<str>>>| -> Arc<str> {
-        buffer.clear();
-        let Some(write) = write.take() else {
-            return Arc::from("");
-        };
-        // A full buffer stops the formatting with an error; the text is kept.
-        if catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))).is_err() {
-            return Arc::from("<the error's formatting panicked>");
-        }
-        let Some(last) = last else {
-            return Arc::from(buffer.as_str());
-        };
-        match last {
-            Some(message) if **message == **buffer => Arc::clone(message),
-            _ => Arc::clone(last.insert(Arc::from(buffer.as_str()))),
-        }
-    };
     let reused = MESSAGES.try_with(|cell| {
         // Fails only when re-entered from inside a `Display` impl.
         let mut messages = cell.try_borrow_mut().ok()?;
-        let Messages { buffer, last } = &mut *messages;
-        Some(format(buffer, Some(last)))
+        let write = write.take()?;
+        if !format_into(&mut messages.buffer, write) {
+            return Some(Text::from(PANICKED));
+        }
+        Some(messages.keep())
     });
-    match reused {
-        Ok(Some(message)) => message,
-        _ => format(&mut String::new(), None),
+    if let Ok(Some(message)) = reused {
+        return message;
+    }
+    let Some(write) = write.take() else {
+        // Re-entered after the formatting began: cannot happen, as the
+        // formatting runs inside the borrow; an empty message then.
+        return Text::from("");
+    };
+    let mut buffer = String::new();
+    if format_into(&mut buffer, write) {
+        Text::from(buffer.as_str())
+    } else {
+        Text::from(PANICKED)
     }
 }
 
 /// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Text {
     if let Some(message) = payload.downcast_ref::<&str>() {
         cap_message(message)
     } else if let Some(message) = payload.downcast_ref::<String>() {
         cap_message(message)
     } else {
-        Arc::from("panic with a non-string payload")
+        Text::from("panic with a non-string payload")
     }
 }
 
@@ -143,11 +265,11 @@ mod tests {
             |text: &'static str| capped_message(|out: &mut dyn fmt::Write| out.write_str(text));
         let first = make("denied");
         let again = make("denied");
-        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(first.address(), again.address());
         let other = make("refused");
         assert_eq!(&*other, "refused");
-        assert!(!Arc::ptr_eq(&first, &other));
-        assert!(!Arc::ptr_eq(&other, &make("denied")));
+        assert_ne!(first.address(), other.address());
+        assert_ne!(other.address(), make("denied").address());
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl ToolExecutionMonitor {
     pub fn duration_histogram(&self, tool: &str) -> DurationHistogram {
         self.registry
             .get(tool)
-            .map(|tool| DurationHistogram::from_counts(tool.totals().buckets))
+            .map(|tool| DurationHistogram::from_counts(tool.counts().buckets))
             .unwrap_or_default()
     }
 

@@ -294,7 +294,7 @@ impl Source {
             monitor
                 .registered_tools()
                 .iter()
-                .map(|tool| (Arc::clone(&tool.name), tool.totals()))
+                .map(|tool| (Arc::clone(&tool.name), tool.counts()))
                 .collect()
         };
         match self {

@@ -43,7 +43,7 @@ impl ToolExecutionMonitor {
         exposition(
             self.registered_tools()
                 .iter()
-                .map(|tool| (tool.name.as_ref(), tool.totals())),
+                .map(|tool| (tool.name.as_ref(), tool.counts())),
         )
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::execution::{Execution, Extra};
 use crate::kept::{Keep, Record};
-use crate::message::{last_message_address, message_address};
+use crate::message::{Text, last_message_address, recycle};
 use crate::status::{ErrorCategory, ExecutionStatus};
 use crate::thread::ExecutionId;
 
@@ -188,7 +188,7 @@ impl OwnedRing {
             .extra
             .error_message
             .as_ref()
-            .map_or(0, message_address);
+            .map_or(0, Text::address);
         let held = entry.held_message.load(Ordering::Relaxed);
         let stale = if message == 0 {
             // An older message this record hides: kept only while it is the
@@ -207,8 +207,10 @@ impl OwnedRing {
             );
             entry.held_message.store(message, Ordering::Relaxed);
             entry.held_details.store(has_details, Ordering::Relaxed);
-            // Dropped outside the lock.
-            drop(old);
+            // Dropped outside the lock; the message's buffer is reused if
+            // nothing else holds it.
+            recycle(old.error_message);
+            drop(old.details);
         }
         // Release: a reader that sees the even sequence sees every field.
         entry.sequence.store(sequence + 2, Ordering::Release);

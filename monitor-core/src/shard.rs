@@ -122,7 +122,17 @@ impl Shard {
         (total, self.statuses[SUCCESS].load(Ordering::Relaxed))
     }
 
+    /// Adds every counter and the latency histogram to `totals`.
     pub(crate) fn add_to(&self, totals: &mut Totals) {
+        self.add_counts_to(totals);
+        self.latency.add_to(&mut totals.latency);
+    }
+
+    /// Adds every counter, not the latency histogram, to `totals`: what
+    /// the exporters read. The histogram is 4 KiB per shard once a tool
+    /// has run on it, and merging it was most of a scrape (BENCHMARKS.md,
+    /// "How the read side grows").
+    pub(crate) fn add_counts_to(&self, totals: &mut Totals) {
         for (sum, n) in totals.statuses.iter_mut().zip(&self.statuses) {
             *sum += n.load(Ordering::Relaxed);
         }
@@ -140,7 +150,6 @@ impl Shard {
         for (sum, n) in totals.buckets.iter_mut().zip(&self.buckets) {
             *sum += n.load(Ordering::Relaxed);
         }
-        self.latency.add_to(&mut totals.latency);
     }
 
     /// Zeroes every counter of the shared shard (owned shards are cleared by

@@ -83,6 +83,16 @@ impl Tool {
         totals
     }
 
+    /// The sum of every shard's counters, without the latency histogram
+    /// (its `latency` stays empty): for readers that need no percentiles.
+    pub(crate) fn counts(&self) -> Totals {
+        let mut totals = Totals::default();
+        for shard in self.live_shards() {
+            shard.add_counts_to(&mut totals);
+        }
+        totals
+    }
+
     /// Cumulative (executions, successes).
     pub(crate) fn outcome_counts(&self) -> (u64, u64) {
         self.live_shards()
