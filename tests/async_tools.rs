@@ -35,6 +35,35 @@ twins! {
     pub(crate) async fn instant() -> &'static str {
         "now"
     }
+
+    #[monitored_tool(monitor = crate::MONITOR)]
+    pub(crate) async fn buffered(n: usize) -> usize {
+        let buffer = std::hint::black_box([7u8; 1024]);
+        common::YieldOnce::default().await;
+        buffer.iter().map(|&b| usize::from(b)).sum::<usize>() + n
+    }
+}
+
+/// The tool's future holds its body's future once, not twice (once as an
+/// argument of the panic catcher, once pinned in it): what the monitor adds
+/// is the guard and a pointer, whatever the body holds across an await. A
+/// smaller future is moved without a `memcpy` call (BENCHMARKS.md, issue
+/// #18).
+#[test]
+fn an_async_tools_future_holds_its_body_once() {
+    let plain = std::mem::size_of_val(&plain::buffered(1));
+    let monitored = std::mem::size_of_val(&monitored::buffered(1));
+    assert!(plain >= 1024, "{plain}");
+    assert!(
+        monitored <= plain + 256,
+        "monitored {monitored} bytes, plain {plain}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_holding_a_buffer_across_an_await_runs_unchanged() {
+    assert_eq!(monitored::buffered(2).await, plain::buffered(2).await);
+    assert_eq!(last(&MONITOR, "buffered").status, ExecutionStatus::Success);
 }
 
 /// Spawned on a multi-thread runtime: the future must be `Send`.

@@ -4,7 +4,8 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use crate::guard::CallGuard;
 
@@ -50,20 +51,37 @@ pub fn resume_unwind(payload: Box<dyn Any + Send>) -> ! {
     std::panic::resume_unwind(payload)
 }
 
-/// Runs `future`, catching a panic in any of its polls so that the guard can
+/// Polls `future` (the tool's body, pinned in the generated code's own
+/// future), catching a panic in any of its polls so that the guard can
 /// record the panic's message; the caller resumes the unwind.
 ///
-/// # Errors
-///
-/// The panic payload, if a poll panicked.
-pub async fn catch_unwind_future<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(move |cx| {
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+/// It borrows the body instead of owning it, so the body's future is not
+/// moved into a second one (an `async fn` taking it by value would hold it
+/// twice: its argument and its pinned local) and the tool's future stays
+/// small enough to be moved without a `memcpy` call (BENCHMARKS.md, issue
+/// #18).
+pub fn catch_unwind_future<F: Future + ?Sized>(future: Pin<&mut F>) -> CatchUnwind<'_, F> {
+    CatchUnwind { future }
+}
+
+/// The future [`catch_unwind_future`] returns: the body's output, or the
+/// payload of a panic in one of its polls.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct CatchUnwind<'a, F: ?Sized> {
+    future: Pin<&'a mut F>,
+}
+
+impl<F: Future + ?Sized> Future for CatchUnwind<'_, F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.get_mut().future.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(payload)),
         }
-    })
-    .await
+    }
 }

@@ -351,10 +351,11 @@ impl Gen<'_> {
     //         let __monitor_input_1 = input_len(&url);
     //         let mut __monitor_guard = { static __MONITOR_SITE: …; __MONITOR_SITE.start() };
     //         __monitor_guard.add_input_size(__monitor_input_1);
-    //         let __monitor_result = match with_deadline(5s, catch_unwind_future(async move {
+    //         let mut __monitor_future = pin!(async move {
     //             if let Some(__monitor_ret) = None::<Result<String, E>> { return __monitor_ret; }
     //             BODY
-    //         })).await {
+    //         });
+    //         let __monitor_result = match with_deadline(5s, catch_unwind_future(__monitor_future.as_mut())).await {
     //             Some(__monitor_result) => __monitor_result,
     //             None => { RECORD_TIMEOUT; return timed_out(TimeoutError::new("fetch", 5s)); }
     //         };
@@ -390,10 +391,11 @@ impl Gen<'_> {
     //         Box::pin(async move {
     //             let mut __monitor_guard = { static __MONITOR_SITE: …; __MONITOR_SITE.start() };
     //             __monitor_guard.add_input_size(__monitor_input_1);
-    //             let __monitor_result = catch_unwind_future(async move {
+    //             let mut __monitor_future = pin!(async move {
     //                 if let Some(__monitor_ret) = None::<Result<u32, E>> { return __monitor_ret; }
     //                 BODY
-    //             }).await;
+    //             });
+    //             let __monitor_result = catch_unwind_future(__monitor_future.as_mut()).await;
     //             match __monitor_result { /* as for an async fn */ }
     //         })
     //     }
@@ -443,11 +445,17 @@ impl Gen<'_> {
         let typed_return = typed_return(self.output);
         // In the call's `execute_tool` span with monitor-core's `tracing`
         // feature; without it, `instrument` returns the future itself.
-        let body = quote_spanned! {Span::mixed_site()=>
-            __monitor_guard.instrument(#krate::__private::catch_unwind_future(async move {
+        // The body's future is pinned in place here and lent to
+        // `catch_unwind_future`, not moved into it: the tool's future holds
+        // it once, not twice.
+        let pin_body = quote_spanned! {Span::mixed_site()=>
+            let mut __monitor_future = ::core::pin::pin!(__monitor_guard.instrument(async move {
                 #typed_return
                 #(#stmts)*
-            }))
+            }));
+        };
+        let body = quote_spanned! {Span::mixed_site()=>
+            #krate::__private::catch_unwind_future(__monitor_future.as_mut())
         };
         let result = match &self.args.timeout {
             None => quote_spanned!(Span::mixed_site()=> #body.await),
@@ -479,6 +487,7 @@ impl Gen<'_> {
         let finish = self.finish();
         let finish_panic = self.finish_panic();
         quote_spanned! {Span::mixed_site()=>
+            #pin_body
             match #result {
                 ::core::result::Result::Ok(__monitor_value) => {
                     #finish

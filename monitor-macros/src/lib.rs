@@ -206,9 +206,10 @@ use proc_macro::TokenStream;
 /// metadata; a method with a pattern argument, `skip` and `monitor = …`;
 /// and the future an `#[async_trait]` method returns.
 ///
-/// An `async fn` gets the same code inside its own body, with the body in
-/// `catch_unwind_future(async move { … }).await` (under
-/// `with_deadline(…)` with `timeout`): the guard lives in the future, so
+/// An `async fn` gets the same code inside its own body, with the body
+/// pinned in place (`pin!(async move { … })`) and polled by
+/// `catch_unwind_future(…).await` (under `with_deadline(…)` with
+/// `timeout`): the guard lives in the future, so
 /// the clock starts at its first poll and dropping the future mid-way
 /// drops the guard, which records the cancellation.
 ///
