@@ -3,7 +3,10 @@
 //! `two-threads`) and shape B, a new user's harsher one (`b-sync`,
 //! `b-async`: distinct error messages, nothing inlined, async awaited in a
 //! loop), and `fail`: always failing with a distinct 40-byte message
-//! against always succeeding. See BENCHMARKS.md for the method and the numbers.
+//! against always succeeding. Two floors are timed beside the peers: the
+//! monitor's own clock alone (`2b-tsc-only`) and a failure's message
+//! formatted alone (`fail-2-format-only`). See BENCHMARKS.md for the method
+//! and the numbers.
 //!
 //! ```sh
 //! cargo bench --bench overhead
@@ -67,6 +70,22 @@ fn clock_only(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
     let out = work(query, limit);
     CLOCK_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     out
+}
+
+// 2b. tsc-only: the clock the monitor reads (quanta's TSC counter), twice,
+// and one atomic add: the floor under `skip_all`, which also records.
+static TSC: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
+#[inline]
+fn tsc_only<T, E>(work: fn(&str, u32) -> Result<T, E>, query: &str, limit: u32) -> Result<T, E> {
+    let clock = &*TSC;
+    let start = clock.raw();
+    let out = work(query, limit);
+    CLOCK_NANOS.fetch_add(clock.delta_as_nanos(start, clock.raw()), Ordering::Relaxed);
+    out
+}
+
+fn tsc_only_a(query: &str, limit: u32) -> Result<Vec<u32>, SearchError> {
+    tsc_only(work, query, limit)
 }
 
 // 3. #[monitored_tool(skip_all)]
@@ -185,9 +204,10 @@ async fn monitored_full_async(query: &str, limit: u32) -> Result<Vec<u32>, Searc
 /// A sync tool of any of the benches below, by its error type.
 type ToolFn<E> = fn(&str, u32) -> Result<Vec<u32>, E>;
 
-const SYNC: [(&str, ToolFn<SearchError>); 7] = [
+const SYNC: [(&str, ToolFn<SearchError>); 8] = [
     ("1-bare", bare),
     ("2-clock-only", clock_only),
+    ("2b-tsc-only", tsc_only_a),
     ("3-skip-all", monitored_skip_all),
     ("4-full", monitored_full),
     ("5-naive-port", naive),
@@ -328,6 +348,11 @@ fn b_clock_only(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
     out
 }
 
+#[inline(never)]
+fn b_tsc_only(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
+    tsc_only(work_b, query, limit)
+}
+
 #[monitored_tool(name = "b-skip-all", skip_all)]
 #[inline(never)]
 fn b_skip_all(query: &str, limit: u32) -> Result<Vec<u32>, CallError> {
@@ -397,9 +422,10 @@ async fn b_metered_async(query: &str, limit: u32) -> Result<Vec<u32>, CallError>
     METERED_B.search_async(query, limit).await
 }
 
-const SYNC_B: [(&str, ToolFn<CallError>); 5] = [
+const SYNC_B: [(&str, ToolFn<CallError>); 6] = [
     ("1-bare", b_bare),
     ("2-clock-only", b_clock_only),
+    ("2b-tsc-only", b_tsc_only),
     ("3-skip-all", b_skip_all),
     ("4-full", b_full),
     ("6-metered", b_metered),
@@ -480,14 +506,35 @@ macro_rules! variants {
     };
 }
 
+/// The floor under a failure's extra cost: the bare call, plus its
+/// error's message formatted into a reused per-thread buffer (what any
+/// monitor that keeps messages pays); nothing timed, nothing recorded.
+#[inline(never)]
+fn fail_format_only(query: &str, limit: u32) -> Result<Vec<u32>, Refused> {
+    use std::fmt::Write as _;
+    thread_local! {
+        static MESSAGE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let out = work_fail(query, limit);
+    if let Err(error) = &out {
+        MESSAGE.with_borrow_mut(|message| {
+            message.clear();
+            let _ = write!(message, "{error}");
+            black_box(message.len());
+        });
+    }
+    out
+}
+
 variants!(work_ok: ok_bare, ok_skip_all = "ok-skip-all", ok_full = "ok-full");
 variants!(work_fail: fail_bare, fail_skip_all = "fail-skip-all", fail_full = "fail-full");
 
-const FAIL: [(&str, ToolFn<Refused>); 6] = [
+const FAIL: [(&str, ToolFn<Refused>); 7] = [
     ("ok-1-bare", ok_bare),
     ("ok-3-skip-all", ok_skip_all),
     ("ok-4-full", ok_full),
     ("fail-1-bare", fail_bare),
+    ("fail-2-format-only", fail_format_only),
     ("fail-3-skip-all", fail_skip_all),
     ("fail-4-full", fail_full),
 ];
