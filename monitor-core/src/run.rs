@@ -57,9 +57,8 @@ pub fn resume_unwind(payload: Box<dyn Any + Send>) -> ! {
 ///
 /// It borrows the body instead of owning it, so the body's future is not
 /// moved into a second one (an `async fn` taking it by value would hold it
-/// twice: its argument and its pinned local) and the tool's future stays
-/// small enough to be moved without a `memcpy` call (BENCHMARKS.md, issue
-/// #18).
+/// twice: its argument and its pinned local), and every await of the
+/// tool moves less (BENCHMARKS.md, issue #18).
 pub fn catch_unwind_future<F: Future + ?Sized>(future: Pin<&mut F>) -> CatchUnwind<'_, F> {
     CatchUnwind { future }
 }
