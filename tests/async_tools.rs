@@ -46,9 +46,8 @@ twins! {
 
 /// The tool's future holds its body's future once, not twice (once as an
 /// argument of the panic catcher, once pinned in it): what the monitor adds
-/// is the guard and a pointer, whatever the body holds across an await. A
-/// smaller future is moved without a `memcpy` call (BENCHMARKS.md, issue
-/// #18).
+/// is the guard and a pointer, whatever the body holds across an await, so
+/// each await of the tool moves that much less (BENCHMARKS.md, issue #18).
 #[test]
 fn an_async_tools_future_holds_its_body_once() {
     let plain = std::mem::size_of_val(&plain::buffered(1));
