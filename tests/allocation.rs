@@ -82,6 +82,23 @@ fn refuse_with(code: u32) -> Result<usize, Refused> {
     Err(Refused(code))
 }
 
+/// An error whose message is over 64 bytes.
+#[derive(Debug)]
+struct LongRefused(u32);
+
+impl std::fmt::Display for LongRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<70}#{}", "long", self.0)
+    }
+}
+
+impl std::error::Error for LongRefused {}
+
+#[monitored_tool(monitor = MONITOR, skip_all)]
+fn refuse_long(code: u32) -> Result<usize, LongRefused> {
+    Err(LongRefused(code))
+}
+
 fn poll_once<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future
@@ -119,8 +136,8 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
 
     // With `skip_all`, the error path allocates nothing once warm: a
-    // message the same as the thread's last one is shared, and a new one is
-    // copied into the buffer of a message no ring holds any more.
+    // message of at most 64 bytes is formatted into the thread's buffer and
+    // copied into the ring entries' own storage.
     for code in 0..200 {
         assert!(refuse_with(code).is_err());
         assert!(refuse("x").is_err());
@@ -149,12 +166,34 @@ fn successful_calls_allocate_nothing_after_warm_up() {
     assert_eq!(
         (change.allocations, change.reallocations),
         (0, 0),
-        "a new message reuses a buffer no ring holds: {change:?}"
+        "a new short message is copied into the entries: {change:?}"
     );
     let errors = MONITOR.recent_errors(Some("refuse-with"), 1);
     assert_eq!(
         errors.last().and_then(|e| e.error_message.as_deref()),
         Some("upstream index refused request #00003000")
+    );
+
+    // A message over 64 bytes is one shared text for both rings (an `Arc`
+    // and its `String`: two allocations), made once per new text and
+    // shared while the text repeats.
+    for code in 0..10 {
+        assert!(refuse_long(code % 2).is_err());
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..100 {
+        assert!(refuse_long(7).is_err());
+    }
+    assert_eq!(region.change().allocations, 2, "one text for 100 calls");
+    let region = Region::new(GLOBAL);
+    for code in 0..100 {
+        assert!(refuse_long(code).is_err());
+    }
+    assert_eq!(region.change().allocations, 200, "one text per new text");
+    let errors = MONITOR.recent_errors(Some("refuse-long"), 1);
+    assert_eq!(
+        errors.last().and_then(|e| e.error_message.as_deref()),
+        Some(format!("{:<70}#99", "long").as_str())
     );
 
     // With a store: calls between flushes allocate nothing either; the

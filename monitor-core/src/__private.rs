@@ -2,7 +2,7 @@
 //! anything here may change in any release. Re-exports only.
 
 pub use crate::callsite::Callsite;
-pub use crate::context::finish_outcome;
+pub use crate::context::finish_failure;
 pub use crate::dispatch::{NotAnError, Returned, ReturnedOutcome, Split, SplitResult, success};
 pub use crate::execution::Outcome;
 pub use crate::failure::{Classify, ClassifyOutcome, ErrorMessage, Message};

@@ -184,8 +184,19 @@ fn mentions_user_or_input(message: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const LOWER: u64 = ONES * 0x20;
+    const USER: u64 = u32::from_le_bytes(*b"user") as u64;
+    const INPUT: u64 = u64::from_le_bytes(*b"input\0\0\0");
     let bytes = message.as_bytes();
     let starts_here = |at: usize| {
+        // Eight bytes from `at`, folded as below, compared as two masked
+        // words; near the end, byte by byte.
+        if let Some(head) = bytes
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        {
+            let head = u64::from_le_bytes(head) | LOWER;
+            return head & 0xffff_ffff == USER || head & 0xff_ffff_ffff == INPUT;
+        }
         let tail = bytes.get(at..).unwrap_or_default();
         let starts = |word: &[u8]| {
             tail.get(..word.len())

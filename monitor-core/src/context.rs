@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::classify::ClassifyError;
 use crate::execution::{Details, Execution, Outcome, dropped_outcome};
-use crate::message::{cap_message, capped_message};
+use crate::message::{Formatted, cap_message, with_formatted};
 use crate::monitor::ToolExecutionMonitor;
 use crate::status::{ErrorCategory, ExecutionStatus};
 use crate::tool::Tool;
@@ -158,10 +158,8 @@ impl<'m> ToolExecutionContext<'m> {
     /// [`finish_error!`](crate::finish_error), which classifies as
     /// `#[monitored_tool]` does.
     pub fn finish_with<E: ClassifyError + fmt::Display>(mut self, error: &E) {
-        self.record(Outcome::Failure {
-            status: error.status(),
-            category: error.category(),
-            message: capped_message(|out| write!(out, "{error}")),
+        self.record_error(&|out| write!(out, "{error}"), &|_| {
+            (error.status(), error.category())
         });
     }
 
@@ -184,14 +182,32 @@ impl<'m> ToolExecutionContext<'m> {
     }
 
     fn record(&mut self, outcome: Outcome) {
+        self.execution.set_outcome(outcome);
+        self.record_ended(None);
+    }
+
+    /// Records a failure whose message `write` formats into the thread's
+    /// buffer and `classify` classifies, as `#[monitored_tool]` does.
+    fn record_error(
+        &mut self,
+        write: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result,
+        classify: &dyn Fn(&str) -> (ExecutionStatus, ErrorCategory),
+    ) {
+        with_formatted(write, |formatted| {
+            let (status, category) = classify(formatted.text());
+            self.execution.fail_formatted(status, Some(category));
+            self.record_ended(Some(formatted));
+        });
+    }
+
+    fn record_ended(&mut self, formatted: Option<&mut Formatted<'_>>) {
         if self.recorded {
             return;
         }
         self.recorded = true;
         let monitor = self.monitor;
-        self.execution.set_outcome(outcome);
         self.execution.end_at(|| monitor.now());
-        monitor.record(&self.tool, &mut self.execution);
+        monitor.record(&self.tool, &mut self.execution, formatted);
     }
 }
 
@@ -203,8 +219,13 @@ impl Drop for ToolExecutionContext<'_> {
     }
 }
 
-/// Records `outcome` for `context`: what [`finish_error!`](crate::finish_error)
+/// Records the failure whose message `write` formats and `classify`
+/// classifies for `context`: what [`finish_error!`](crate::finish_error)
 /// and [`finish_result!`](crate::finish_result) expand to.
-pub fn finish_outcome(mut context: ToolExecutionContext<'_>, outcome: Outcome) {
-    context.record(outcome);
+pub fn finish_failure(
+    mut context: ToolExecutionContext<'_>,
+    write: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result,
+    classify: &dyn Fn(&str) -> (ExecutionStatus, ErrorCategory),
+) {
+    context.record_error(write, classify);
 }

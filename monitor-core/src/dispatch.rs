@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! (&&Split(&value)).__monitor_split()          // Result<T, E> > any other value
-//! (&&&Message(err)).__monitor_message()        // Display > Debug > type name
+//! (&&&Message(err)).__monitor_write(out)       // Display > Debug > type name
 //! (&&&&&&&Classify(err)).__monitor_classify(m) // ClassifyError > io::Error > Error
 //!                                              // > Deref<dyn Error + Send + Sync>
 //!                                              // > Deref<dyn Error + Send>

@@ -49,14 +49,6 @@ pub(crate) struct Extra {
     pub(crate) error_message: Option<Text>,
 }
 
-impl Extra {
-    /// Whether there is anything beyond the fixed-size fields.
-    #[inline]
-    pub(crate) fn is_some(&self) -> bool {
-        self.details.is_some() || self.error_message.is_some()
-    }
-}
-
 /// One execution, filled in place from its start to its end and recorded
 /// by reference, by the macro's guard and by the manual context alike.
 ///
@@ -77,7 +69,8 @@ pub(crate) struct Execution {
     pub(crate) measurement_failures: u32,
     pub(crate) memory_mb: Option<f64>,
     /// Shared with the error list, then taken by the history (see
-    /// `history::Records::push`).
+    /// `history::Records::push`). A message formatted by `#[monitored_tool]`
+    /// is not here: the rings copy it from the thread's buffer.
     pub(crate) extra: Extra,
 }
 
@@ -152,10 +145,22 @@ impl Execution {
     }
 
     fn fail(&mut self, status: ExecutionStatus, category: Option<ErrorCategory>, message: Text) {
+        self.fail_formatted(status, category);
+        self.extra.error_message = Some(message);
+    }
+
+    /// A failure whose message is recorded from a
+    /// [`Formatted`](crate::message::Formatted) buffer, not from the
+    /// execution.
+    #[inline]
+    pub(crate) fn fail_formatted(
+        &mut self,
+        status: ExecutionStatus,
+        category: Option<ErrorCategory>,
+    ) {
         self.status = status;
         self.category = category;
         self.output_bytes = 0;
-        self.extra.error_message = Some(message);
     }
 }
 

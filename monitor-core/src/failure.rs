@@ -1,19 +1,18 @@
-//! How `#[monitored_tool]` turns an `Err` into a failed [`Outcome`]: the
-//! recorded message (`Display` > `Debug` > type name) and the
+//! How `#[monitored_tool]` turns an `Err` into a failure: the recorded
+//! message (`Display` > `Debug` > type name), written into the thread's
+//! buffer by `CallGuard::finish_error`, and the
 //! classification (`ClassifyError` > `io::Error` > `Error` > `Deref<dyn
 //! Error …>` > anything), each chosen by type at the call site (see the
 //! table in `dispatch.rs`).
 
 use std::any::type_name;
 use std::error::Error;
-use std::fmt::{Debug, Display};
+use std::fmt::{self, Debug, Display};
 use std::io;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::classify::{ClassifyError, classify_parts, find_io_error, io_category};
-use crate::execution::Outcome;
-use crate::message::{Text, capped_message};
 use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// An error, to be turned into the recorded message.
@@ -22,26 +21,31 @@ pub struct Message<'a, E: ?Sized>(pub &'a E);
 
 /// The recorded message of an error.
 pub trait ErrorMessage {
-    /// `Display` text, else `Debug` text, else the type's name; cut to
-    /// [`MAX_ERROR_MESSAGE_BYTES`](crate::MAX_ERROR_MESSAGE_BYTES) while it is written.
-    fn __monitor_message(&self) -> Text;
+    /// Writes the `Display` text, else the `Debug` text, else the type's
+    /// name; the writer cuts it to
+    /// [`MAX_ERROR_MESSAGE_BYTES`](crate::MAX_ERROR_MESSAGE_BYTES).
+    ///
+    /// # Errors
+    ///
+    /// The formatting's error (a full writer stops it with one).
+    fn __monitor_write(&self, out: &mut dyn fmt::Write) -> fmt::Result;
 }
 
 impl<E: Display + ?Sized> ErrorMessage for &&Message<'_, E> {
-    fn __monitor_message(&self) -> Text {
-        capped_message(|out| write!(out, "{}", self.0))
+    fn __monitor_write(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "{}", self.0)
     }
 }
 
 impl<E: Debug + ?Sized> ErrorMessage for &Message<'_, E> {
-    fn __monitor_message(&self) -> Text {
-        capped_message(|out| write!(out, "{:?}", self.0))
+    fn __monitor_write(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "{:?}", self.0)
     }
 }
 
 impl<E: ?Sized> ErrorMessage for Message<'_, E> {
-    fn __monitor_message(&self) -> Text {
-        Text::from(type_name::<E>())
+    fn __monitor_write(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str(type_name::<E>())
     }
 }
 
@@ -49,19 +53,11 @@ impl<E: ?Sized> ErrorMessage for Message<'_, E> {
 #[derive(Debug)]
 pub struct Classify<'a, E: ?Sized>(pub &'a E);
 
-/// The outcome of a call that returned `Err`.
+/// The classification of a call that returned `Err`.
 pub trait ClassifyOutcome {
-    /// The failure with its status and category; `message` is the error's
-    /// message from [`ErrorMessage`].
-    fn __monitor_classify(&self, message: Text) -> Outcome;
-}
-
-fn failure(status: ExecutionStatus, category: ErrorCategory, message: Text) -> Outcome {
-    Outcome::Failure {
-        status,
-        category,
-        message,
-    }
+    /// The failure's status and category; `message` is the error's message
+    /// as [`ErrorMessage`] wrote it.
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory);
 }
 
 /// Runs a classification that calls user code (a trait impl, `source()`);
@@ -76,41 +72,41 @@ fn guarded(
 
 /// Level 6: the error type classifies itself.
 impl<E: ClassifyError + ?Sized> ClassifyOutcome for &&&&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
-        let (status, category) = guarded(|| (self.0.status(), self.0.category()));
-        failure(status, category, message)
+    fn __monitor_classify(&self, _message: &str) -> (ExecutionStatus, ErrorCategory) {
+        guarded(|| (self.0.status(), self.0.category()))
     }
 }
 
 /// Level 5: `std::io::Error`, by kind.
 impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
-        failure(ExecutionStatus::Error, io_category(self.0), message)
+    fn __monitor_classify(&self, _message: &str) -> (ExecutionStatus, ErrorCategory) {
+        (ExecutionStatus::Error, io_category(self.0))
     }
 }
 
 /// Level 4: any `std::error::Error`, by type name, an `io::Error` in its
 /// `source()` chain, then its message.
 impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
-        let (status, category) = guarded(|| {
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
+        guarded(|| {
             let io = self.0.source().and_then(find_io_error);
-            let category = classify_parts(type_name::<E>(), &message, io);
+            let category = classify_parts(type_name::<E>(), message, io);
             (ExecutionStatus::Error, category)
-        });
-        failure(status, category, message)
+        })
     }
 }
 
 /// An error behind a pointer to `dyn Error` (`anyhow::Error`,
 /// `Box<dyn Error + …>`): by the pointer's type name, an `io::Error` in the
 /// chain (the pointee included), then the message.
-fn classify_dyn<E: ?Sized>(error: &(dyn Error + 'static), message: Text) -> Outcome {
-    let (status, category) = guarded(|| {
-        let category = classify_parts(type_name::<E>(), &message, find_io_error(error));
+fn classify_dyn<E: ?Sized>(
+    error: &(dyn Error + 'static),
+    message: &str,
+) -> (ExecutionStatus, ErrorCategory) {
+    guarded(|| {
+        let category = classify_parts(type_name::<E>(), message, find_io_error(error));
         (ExecutionStatus::Error, category)
-    });
-    failure(status, category, message)
+    })
 }
 
 /// Level 3: derefs to `dyn Error + Send + Sync` (`anyhow::Error`,
@@ -119,7 +115,7 @@ impl<E> ClassifyOutcome for &&&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send + Sync> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -129,7 +125,7 @@ impl<E> ClassifyOutcome for &&Classify<'_, E>
 where
     E: Deref<Target = dyn Error + Send> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -139,7 +135,7 @@ impl<E> ClassifyOutcome for &Classify<'_, E>
 where
     E: Deref<Target = dyn Error> + ?Sized,
 {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
         classify_dyn::<E>(&**self.0, message)
     }
 }
@@ -147,9 +143,11 @@ where
 /// Level 0: anything else (`Display`- or `Debug`-only errors), by type name
 /// and message.
 impl<E: ?Sized> ClassifyOutcome for Classify<'_, E> {
-    fn __monitor_classify(&self, message: Text) -> Outcome {
-        let category = classify_parts(type_name::<E>(), &message, None);
-        failure(ExecutionStatus::Error, category, message)
+    fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
+        (
+            ExecutionStatus::Error,
+            classify_parts(type_name::<E>(), message, None),
+        )
     }
 }
 
@@ -158,15 +156,33 @@ impl<E: ?Sized> ClassifyOutcome for Classify<'_, E> {
 mod tests {
     use super::*;
     use crate::dispatch::{Split, SplitResult};
+    use crate::execution::Outcome;
     use crate::limits::MAX_ERROR_MESSAGE_BYTES;
-    use std::fmt;
+    use crate::message::{Text, capped_message};
+
+    /// The failure generated code records for `err`, chosen by its type
+    /// as there.
+    macro_rules! failure_of {
+        ($err:expr) => {{
+            let err = $err;
+            let message = capped_message(|out| (&&&Message(err)).__monitor_write(out));
+            let (status, category) = (&&&&&&&Classify(err)).__monitor_classify(&message);
+            failure(status, category, message)
+        }};
+    }
+
+    fn failure(status: ExecutionStatus, category: ErrorCategory, message: Text) -> Outcome {
+        Outcome::Failure {
+            status,
+            category,
+            message,
+        }
+    }
 
     fn outcome_of<T, E: Error + 'static>(value: &Result<T, E>) -> Outcome {
         match (&&Split(value)).__monitor_split() {
             Ok(_) => Outcome::Success { output_bytes: 0 },
-            Err(err) => {
-                (&&&&&&&Classify(err)).__monitor_classify((&&&Message(err)).__monitor_message())
-            }
+            Err(err) => failure_of!(err),
         }
     }
 
@@ -176,8 +192,7 @@ mod tests {
         let Err(err) = (&&Split(&value)).__monitor_split() else {
             panic!("an Err")
         };
-        let outcome =
-            (&&&&&&&Classify(err)).__monitor_classify((&&&Message(err)).__monitor_message());
+        let outcome = failure_of!(err);
         assert_eq!(
             outcome,
             failure(
@@ -201,16 +216,14 @@ mod tests {
     fn boxed_dyn_errors_find_io_errors_inside() {
         let err: Box<dyn Error + Send + Sync> =
             Box::new(io::Error::from(io::ErrorKind::ConnectionReset));
-        let outcome =
-            (&&&&&&&Classify(&err)).__monitor_classify((&&&Message(&err)).__monitor_message());
+        let outcome = failure_of!(&err);
         let Outcome::Failure { category, .. } = outcome else {
             panic!("a failure")
         };
         assert_eq!(category, ErrorCategory::NetworkError);
 
         let plain: Box<dyn Error> = "bad user".into();
-        let outcome =
-            (&&&&&&&Classify(&plain)).__monitor_classify((&&&Message(&plain)).__monitor_message());
+        let outcome = failure_of!(&plain);
         assert_eq!(
             outcome,
             failure(
@@ -226,26 +239,28 @@ mod tests {
         #[derive(Debug)]
         struct OnlyDebug;
         struct Nothing;
-        assert_eq!(&*(&&&Message(&OnlyDebug)).__monitor_message(), "OnlyDebug");
-        assert!(
-            (&&&Message(&Nothing))
-                .__monitor_message()
-                .ends_with("Nothing")
-        );
         assert_eq!(
-            (&&&&&&&Classify(&Nothing)).__monitor_classify("".into()),
+            failure_of!(&OnlyDebug),
             failure(
                 ExecutionStatus::Error,
                 ErrorCategory::UnknownError,
-                "".into()
+                "OnlyDebug".into()
             )
+        );
+        let Outcome::Failure { message, .. } = failure_of!(&Nothing) else {
+            panic!("a failure")
+        };
+        assert!(message.ends_with("Nothing"), "{message}");
+        assert_eq!(
+            (&&&&&&&Classify(&Nothing)).__monitor_classify(""),
+            (ExecutionStatus::Error, ErrorCategory::UnknownError)
         );
     }
 
     #[test]
     fn long_messages_are_cut_while_written() {
         let long = "é".repeat(MAX_ERROR_MESSAGE_BYTES);
-        let message = (&&&Message(&long)).__monitor_message();
+        let message = capped_message(|out| (&&&Message(&long)).__monitor_write(out));
         assert_eq!(message.len(), MAX_ERROR_MESSAGE_BYTES);
         assert!(message.chars().all(|c| c == 'é'));
     }
@@ -259,7 +274,7 @@ mod tests {
             }
         }
         assert_eq!(
-            &*(&&&Message(&Bad)).__monitor_message(),
+            &*capped_message(|out| (&&&Message(&Bad)).__monitor_write(out)),
             "<the error's formatting panicked>"
         );
     }
@@ -283,7 +298,7 @@ mod tests {
             }
         }
         assert_eq!(
-            (&&&&&&&Classify(&Denied)).__monitor_classify("denied".into()),
+            failure_of!(&Denied),
             failure(
                 ExecutionStatus::SecurityViolation,
                 ErrorCategory::SecurityError,

@@ -48,9 +48,16 @@ macro_rules! finish_error {
         #[allow(unused_imports)]
         use $crate::__private::{ClassifyOutcome as _, ErrorMessage as _};
         let __monitor_err = $error;
-        let __monitor_outcome = (&&&&&&&$crate::__private::Classify(__monitor_err))
-            .__monitor_classify((&&&$crate::__private::Message(__monitor_err)).__monitor_message());
-        $crate::__private::finish_outcome($context, __monitor_outcome)
+        $crate::__private::finish_failure(
+            $context,
+            &|__monitor_out| {
+                (&&&$crate::__private::Message(__monitor_err)).__monitor_write(__monitor_out)
+            },
+            &|__monitor_message| {
+                (&&&&&&&$crate::__private::Classify(__monitor_err))
+                    .__monitor_classify(__monitor_message)
+            },
+        )
     }};
 }
 

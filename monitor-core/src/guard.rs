@@ -6,11 +6,12 @@ use std::any::Any;
 use crate::clock::{Reading, process_clock};
 use crate::execution::{Execution, Outcome, panic_outcome};
 use crate::global::{global_generation, global_now, global_uses_system_clock, with_global};
-use crate::message::panic_message;
+use crate::message::{Formatted, panic_message, with_formatted};
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::SiteKey;
 #[cfg(feature = "tracing")]
 use crate::span::ToolSpan;
+use crate::status::{ErrorCategory, ExecutionStatus};
 
 /// Which monitor a guard records into.
 #[derive(Debug, Clone, Copy)]
@@ -140,7 +141,25 @@ impl CallGuard<'_> {
     #[inline]
     pub fn finish(&mut self, outcome: Outcome) {
         self.execution.set_outcome(outcome);
-        self.record();
+        self.record(None);
+    }
+
+    /// Records a call that returned `Err`: `write` formats the error's
+    /// message into this thread's buffer, `classify` classifies it from
+    /// that text, and the rings copy it from there, so that a failing call
+    /// with a message of at most 64 bytes allocates nothing, takes no lock
+    /// and counts no references (BENCHMARKS.md, issue #18).
+    #[inline(never)]
+    pub fn finish_error(
+        &mut self,
+        write: &dyn Fn(&mut dyn std::fmt::Write) -> std::fmt::Result,
+        classify: &dyn Fn(&str) -> (ExecutionStatus, ErrorCategory),
+    ) {
+        with_formatted(write, |formatted| {
+            let (status, category) = classify(formatted.text());
+            self.execution.fail_formatted(status, Some(category));
+            self.record(Some(formatted));
+        });
     }
 
     /// Records a call that panicked with `payload`; the caller then resumes
@@ -148,7 +167,7 @@ impl CallGuard<'_> {
     pub fn finish_panic(&mut self, payload: &(dyn Any + Send)) {
         self.execution
             .set_outcome(panic_outcome(panic_message(payload)));
-        self.record();
+        self.record(None);
     }
 
     /// Sets the call's `gen_ai.tool.call.id` (the MCP request id), on the
@@ -227,11 +246,12 @@ impl CallGuard<'_> {
         }
     }
 
-    /// Records the execution, whose outcome is set, in the target monitor.
-    /// Not inlined: one copy in the library serves every tool, and it takes
-    /// the guard by reference.
+    /// Records the execution, whose outcome is set, in the target monitor;
+    /// its message is `formatted` if given, else its own. Not inlined: one
+    /// copy in the library serves every tool, and it takes the guard by
+    /// reference.
     #[inline(never)]
-    fn record(&mut self) {
+    fn record(&mut self, formatted: Option<&mut Formatted<'_>>) {
         if self.recorded {
             return;
         }
@@ -246,23 +266,23 @@ impl CallGuard<'_> {
                 with_global(|monitor| {
                     // Stamped by the recording monitor's clock, ending now.
                     execution.restamp(monitor.now(), duration);
-                    monitor.record_site(site, execution);
+                    monitor.record_site(site, execution, formatted);
                 });
             }
             Target::Global if self.system_clock => {
                 self.execution.end_at(|| process_clock().now());
-                with_global(|monitor| monitor.record_site(site, &mut self.execution));
+                with_global(|monitor| monitor.record_site(site, &mut self.execution, formatted));
             }
             Target::Global => {
                 let execution = &mut self.execution;
                 with_global(|monitor| {
                     execution.end_at(|| monitor.now());
-                    monitor.record_site(site, execution);
+                    monitor.record_site(site, execution, formatted);
                 });
             }
             Target::Monitor(monitor) => {
                 self.execution.end_at(|| monitor.now());
-                monitor.record_site(site, &mut self.execution);
+                monitor.record_site(site, &mut self.execution, formatted);
             }
         }
     }
@@ -294,7 +314,7 @@ impl Drop for CallGuard<'_> {
         // See the type's docs: unfinished means cancelled.
         if !self.recorded {
             self.execution.set_outcome(Outcome::Cancelled);
-            self.record();
+            self.record(None);
         }
     }
 }

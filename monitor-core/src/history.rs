@@ -4,6 +4,7 @@
 
 use crate::execution::Execution;
 use crate::kept::{Keep, Record};
+use crate::message::Formatted;
 use crate::ring::Ring;
 use crate::seqlock::OwnedRing;
 use crate::status::ExecutionStatus;
@@ -22,13 +23,23 @@ pub(crate) struct Records {
 
 impl Records {
     /// Appends `execution` to the error list if it failed, then to the
-    /// history.
+    /// history; its message is `formatted` if given, else its own.
     #[inline]
-    pub(crate) fn push(&self, slot: u32, tool: u32, id: ExecutionId, execution: &mut Execution) {
+    pub(crate) fn push(
+        &self,
+        slot: u32,
+        tool: u32,
+        id: ExecutionId,
+        execution: &mut Execution,
+        mut formatted: Option<&mut Formatted<'_>>,
+    ) {
         if execution.status != ExecutionStatus::Success {
-            self.errors.push(slot, tool, id, execution, Keep::Share);
+            let formatted = formatted.as_deref_mut();
+            self.errors
+                .push(slot, tool, id, execution, Keep::Share, formatted);
         }
-        self.history.push(slot, tool, id, execution, Keep::Take);
+        self.history
+            .push(slot, tool, id, execution, Keep::Take, formatted);
     }
 }
 
@@ -61,10 +72,20 @@ impl History {
     /// details and message shared or taken as `keep` says; private, so that
     /// only [`Records::push`] chooses.
     #[inline]
-    fn push(&self, slot: u32, tool: u32, id: ExecutionId, execution: &mut Execution, keep: Keep) {
+    fn push(
+        &self,
+        slot: u32,
+        tool: u32,
+        id: ExecutionId,
+        execution: &mut Execution,
+        keep: Keep,
+        formatted: Option<&mut Formatted<'_>>,
+    ) {
         match usize::try_from(slot).ok().and_then(|i| self.owned.get(i)) {
-            Some(ring) => ring.0.push_as_owner(tool, id, execution, keep),
-            None => self.shared.push(Record::new(tool, id, execution, keep)),
+            Some(ring) => ring.0.push_as_owner(tool, id, execution, keep, formatted),
+            None => self
+                .shared
+                .push(Record::new(tool, id, execution, keep, formatted)),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::clock::wall_from_nanos;
 use crate::execution::{Execution, Extra};
+use crate::message::Formatted;
 use crate::metrics::ToolExecutionMetrics;
 use crate::status::{ErrorCategory, ExecutionStatus};
 use crate::thread::ExecutionId;
@@ -38,20 +39,48 @@ pub(crate) enum Keep {
 }
 
 impl Keep {
-    /// The extra of `execution`, cloned or taken.
-    #[inline]
-    pub(crate) fn extra_of(self, execution: &mut Execution) -> Extra {
-        match self {
-            Self::Share => execution.extra.clone(),
-            Self::Take => std::mem::take(&mut execution.extra),
+    /// The extra of `execution`, cloned or taken; with its message (the
+    /// `formatted` one if given, else the execution's) only if
+    /// `with_message`: a ring entry keeps a short message in its own
+    /// storage instead.
+    pub(crate) fn extra_of(
+        self,
+        execution: &mut Execution,
+        formatted: Option<&mut Formatted<'_>>,
+        with_message: bool,
+    ) -> Extra {
+        let extra = &mut execution.extra;
+        let (details, message) = match self {
+            Self::Share => (
+                extra.details.clone(),
+                with_message.then(|| extra.error_message.clone()).flatten(),
+            ),
+            Self::Take => (
+                extra.details.take(),
+                with_message.then(|| extra.error_message.take()).flatten(),
+            ),
+        };
+        Extra {
+            details,
+            error_message: match formatted {
+                Some(formatted) if with_message => Some(formatted.shared()),
+                _ => message,
+            },
         }
     }
 }
 
 impl Record {
-    /// The record of `execution`, with its extra shared or taken.
-    pub(crate) fn new(tool: u32, id: ExecutionId, execution: &mut Execution, keep: Keep) -> Self {
-        let extra = keep.extra_of(execution);
+    /// The record of `execution`, with its extra shared or taken, and its
+    /// message `formatted` if given.
+    pub(crate) fn new(
+        tool: u32,
+        id: ExecutionId,
+        execution: &mut Execution,
+        keep: Keep,
+        formatted: Option<&mut Formatted<'_>>,
+    ) -> Self {
+        let extra = keep.extra_of(execution, formatted, true);
         Self {
             tool,
             id,

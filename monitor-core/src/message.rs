@@ -1,7 +1,7 @@
-//! Error messages: capped at [`MAX_ERROR_MESSAGE_BYTES`], formatted into a
-//! reused per-thread buffer, shared with the thread's last message when
-//! the text repeats, and copied into a recycled buffer when it is new, so
-//! that a failing call allocates nothing once warm.
+//! Error messages: capped at [`MAX_ERROR_MESSAGE_BYTES`] and formatted into
+//! a reused per-thread buffer, from which a failing call is classified and
+//! recorded without a copy of its own: a ring entry copies a short message
+//! into its own storage, and only a longer one becomes a shared [`Text`].
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -12,12 +12,10 @@ use std::sync::Arc;
 
 use crate::limits::{MAX_ERROR_MESSAGE_BYTES, cut};
 
-/// A recorded error message, at most [`MAX_ERROR_MESSAGE_BYTES`]: shared
-/// by the history and the error list (one copy for both). When the last
-/// ring lets go of it on the thread that recorded it, its buffer goes back
-/// to that thread's spares ([`recycle`]) and holds a later message: a tool
-/// that fails with a new message every call (an id in it, as real errors
-/// carry) allocates nothing once warm.
+/// A recorded error message, at most [`MAX_ERROR_MESSAGE_BYTES`], shared by
+/// the history and the error list (one copy for both): what a record read
+/// back holds, and what a ring entry keeps of a message too long for its
+/// own storage.
 #[derive(Clone)]
 pub struct Text(Arc<String>);
 
@@ -66,38 +64,38 @@ pub(crate) fn cap_message(message: &str) -> Text {
     Text::from(cut(message, MAX_ERROR_MESSAGE_BYTES))
 }
 
-/// The address of this thread's last message (0 for none): a ring entry
-/// that holds it keeps no memory alive that the thread does not keep
-/// anyway.
-pub(crate) fn last_message_address() -> usize {
-    MESSAGES
-        .try_with(|cell| {
-            cell.try_borrow()
-                .ok()
-                .and_then(|messages| messages.last.as_ref().map(Text::address))
-        })
-        .ok()
-        .flatten()
-        .unwrap_or(0)
+/// A failure's message while its call is recorded: formatted in this
+/// thread's buffer (or, re-entered, in one of its own) and lent to the
+/// classification and to the rings, which copy it or ask for a [`Text`].
+pub(crate) struct Formatted<'a> {
+    text: &'a str,
+    /// The thread's last message made into a `Text`, shared by the next
+    /// one with the same text (a tool that fails keeps failing the same
+    /// way, as a rule); `None` when the thread's state is unavailable.
+    last: Option<&'a mut Option<Text>>,
+    /// The `Text` made for this call, so that both rings share one.
+    made: Option<Text>,
 }
 
-/// Hands the buffer of `message` back to this thread's spares if nothing
-/// else holds it (a ring entry just let go of it), else drops it.
-pub(crate) fn recycle(message: Option<Text>) {
-    let Some(Text(mut buffer)) = message else {
-        return;
-    };
-    if Arc::get_mut(&mut buffer).is_none() {
-        return;
+impl<'a> Formatted<'a> {
+    /// The message, at most [`MAX_ERROR_MESSAGE_BYTES`].
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
     }
-    // Off the thread's spares (re-entered, or the thread is ending): freed.
-    let _ = MESSAGES.try_with(|cell| {
-        if let Ok(mut messages) = cell.try_borrow_mut() {
-            if let Some(free) = messages.spares.iter_mut().find(|spare| spare.is_none()) {
-                *free = Some(buffer);
-            }
+
+    /// The message as a shared `Text`: the thread's last one if the text
+    /// is the same, else a new one (once per call).
+    pub(crate) fn shared(&mut self) -> Text {
+        if let Some(made) = &self.made {
+            return made.clone();
         }
-    });
+        let text = match self.last.as_deref_mut() {
+            Some(Some(last)) if same_text(last, self.text) => last.clone(),
+            Some(last) => last.insert(Text::from(self.text)).clone(),
+            None => Text::from(self.text),
+        };
+        self.made.insert(text).clone()
+    }
 }
 
 /// A `fmt::Write` into a reused per-thread buffer that keeps at most
@@ -118,53 +116,12 @@ impl fmt::Write for Capped<'_> {
     }
 }
 
-/// How many message buffers a thread keeps for reuse. In steady state a
-/// thread failing with new messages frees one (the oldest history entry's)
-/// for each one it makes, so a few are plenty.
-const SPARES: usize = 4;
-
-/// The least capacity of a message buffer, so that messages of similar
-/// lengths fit one another's recycled buffers.
-const MIN_CAPACITY: usize = 64;
-
 /// Per-thread state for error messages.
 struct Messages {
-    /// Where messages are formatted before they are kept.
+    /// Where messages are formatted.
     buffer: String,
-    /// The last message made on this thread: the next one with the same
-    /// text shares it instead of a copy (a tool that fails keeps failing
-    /// the same way, as a rule).
+    /// The last message made into a [`Text`] on this thread.
     last: Option<Text>,
-    /// Buffers of messages no ring holds any more, each held only here.
-    spares: [Option<Arc<String>>; SPARES],
-}
-
-impl Messages {
-    /// The formatted message: the last one if the text is the same, else
-    /// a copy in a spare buffer (or a new one), which becomes the last.
-    fn keep(&mut self) -> Text {
-        let Self {
-            buffer,
-            last,
-            spares,
-        } = self;
-        if let Some(message) = last.as_ref().filter(|message| same_text(message, buffer)) {
-            return message.clone();
-        }
-        let reused = spares.iter_mut().find_map(|spare| {
-            let mut text = spare.take()?;
-            let owned = Arc::get_mut(&mut text)?;
-            owned.clear();
-            owned.push_str(buffer);
-            Some(text)
-        });
-        let text = Text(reused.unwrap_or_else(|| {
-            let mut owned = String::with_capacity(buffer.len().max(MIN_CAPACITY));
-            owned.push_str(buffer);
-            Arc::new(owned)
-        }));
-        last.insert(text).clone()
-    }
 }
 
 /// Whether two messages are the same text, the last bytes compared first:
@@ -179,17 +136,13 @@ thread_local! {
         RefCell::new(Messages {
             buffer: String::new(),
             last: None,
-            spares: [const { None }; SPARES],
         })
     };
 }
 
 /// Formats `write` into `buffer`, at most [`MAX_ERROR_MESSAGE_BYTES`] of it;
 /// `false` if the formatting panicked.
-fn format_into(
-    buffer: &mut String,
-    write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
-) -> bool {
+fn format_into(buffer: &mut String, write: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result) -> bool {
     buffer.clear();
     // A full buffer stops the formatting with an error; the text is kept.
     catch_unwind(AssertUnwindSafe(|| write(&mut Capped(buffer)))).is_ok()
@@ -198,36 +151,53 @@ fn format_into(
 /// The message a formatting impl that panicked leaves.
 const PANICKED: &str = "<the error's formatting panicked>";
 
-/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it: the
-/// last message of this thread if the text is the same, else a copy in a
-/// recycled buffer (it is formatted into a reused per-thread buffer
-/// first). A formatting impl that panics leaves a note instead of
-/// unwinding out of the instrumented function.
-pub(crate) fn capped_message(write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) -> Text {
-    let mut write = Some(write);
-    let reused = MESSAGES.try_with(|cell| {
-        // Fails only when re-entered from inside a `Display` impl.
+/// Formats `write` (at most [`MAX_ERROR_MESSAGE_BYTES`] of it) into this
+/// thread's buffer and runs `then` with it, so that a failing call is
+/// classified and recorded from the buffer, with no allocation. Re-entered
+/// (a `Display`, a classification or a sink that calls a failing tool of
+/// its own), the inner call formats into a buffer of its own. A formatting
+/// impl that panics leaves a note instead of unwinding out of the
+/// instrumented function.
+pub(crate) fn with_formatted<R>(
+    write: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result,
+    mut then: impl FnMut(&mut Formatted<'_>) -> R,
+) -> R {
+    let done = MESSAGES.try_with(|cell| {
         let mut messages = cell.try_borrow_mut().ok()?;
-        let write = write.take()?;
-        if !format_into(&mut messages.buffer, write) {
-            return Some(Text::from(PANICKED));
-        }
-        Some(messages.keep())
+        let Messages { buffer, last } = &mut *messages;
+        let text = if format_into(buffer, write) {
+            buffer.as_str()
+        } else {
+            PANICKED
+        };
+        Some(then(&mut Formatted {
+            text,
+            last: Some(last),
+            made: None,
+        }))
     });
-    if let Ok(Some(message)) = reused {
-        return message;
+    if let Ok(Some(done)) = done {
+        return done;
     }
-    let Some(write) = write.take() else {
-        // Re-entered after the formatting began: cannot happen, as the
-        // formatting runs inside the borrow; an empty message then.
-        return Text::from("");
-    };
     let mut buffer = String::new();
-    if format_into(&mut buffer, write) {
-        Text::from(buffer.as_str())
+    let text = if format_into(&mut buffer, write) {
+        buffer.as_str()
     } else {
-        Text::from(PANICKED)
-    }
+        PANICKED
+    };
+    then(&mut Formatted {
+        text,
+        last: None,
+        made: None,
+    })
+}
+
+/// The text `write` produces, at most [`MAX_ERROR_MESSAGE_BYTES`] of it, as
+/// a shared `Text`: the thread's last one if the text is the same.
+pub(crate) fn capped_message(write: impl Fn(&mut dyn fmt::Write) -> fmt::Result) -> Text {
+    #[allow(clippy::redundant_closure_for_method_calls)]
+    // the method alone is not general enough over lifetimes
+    with_formatted(&write, |formatted| formatted.shared())
 }
 
 /// The message of a panic payload.

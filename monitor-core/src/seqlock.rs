@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::execution::{Execution, Extra};
 use crate::kept::{Keep, Record};
-use crate::message::{Text, last_message_address, recycle};
+use crate::message::{Formatted, Text};
 use crate::status::{ErrorCategory, ExecutionStatus};
 use crate::thread::ExecutionId;
 
@@ -19,8 +19,10 @@ use crate::thread::ExecutionId;
 /// Each entry's fields are atomics. The writer makes the entry's sequence
 /// odd, writes the fields, then makes it even; a reader that sees the same
 /// even sequence before and after reading the fields has a consistent copy,
-/// and retries otherwise. Details (ids, metadata, messages) sit behind a
-/// per-entry mutex that only records with details touch.
+/// and retries otherwise. An error message of at most
+/// [`INLINE_MESSAGE_BYTES`] is copied into the entry's own atomic words
+/// the same way; details (ids, metadata) and longer messages sit behind a
+/// per-entry mutex that only records with them touch.
 #[derive(Debug)]
 pub(crate) struct OwnedRing {
     capacity: usize,
@@ -39,7 +41,8 @@ struct Entry {
     sequence: AtomicU64,
     /// Which append this is (0-based).
     index: AtomicU64,
-    /// tool index (32 bits) | status (8) | category + 1, 0 for none (8) | has extra (1)
+    /// tool index (32 bits) | status (8) | category + 1, 0 for none (8) |
+    /// has extra (1) | 3 unused | inline message length + 1, 0 for none (8)
     meta: AtomicU64,
     thread: AtomicU32,
     id_sequence: AtomicU64,
@@ -51,18 +54,30 @@ struct Entry {
     output_bytes: AtomicU64,
     /// `f64` bits; `NO_MEMORY` for none.
     memory_mb: AtomicU64,
-    /// Details and the error message: read when `meta` says the record has
-    /// some. It may hold a message of an older record that `meta` hides,
-    /// while that is the owner's last message (which the owner keeps alive
-    /// anyway): so the common cases (no message, or the message the entry
-    /// holds already) take no lock and hold no extra memory.
+    /// Details and a message too long for `message`: read when `meta` says
+    /// the record has some. Emptied by the next record that has neither, so
+    /// that no entry keeps an older record's memory alive; the common cases
+    /// (no details and a short message or none) take no lock.
     extra: Mutex<Extra>,
     /// The address of the message `extra` holds (0 for none); only the
     /// owner reads or writes it.
     held_message: AtomicUsize,
     /// Whether `extra` holds details; only the owner reads or writes it.
     held_details: AtomicBool,
+    /// A message of at most [`INLINE_MESSAGE_BYTES`], 8 bytes a word
+    /// (little-endian), its length in `meta`: a failing call copies it here
+    /// instead of allocating, locking or counting references. Last, so that
+    /// a success writes none of its cache lines.
+    message: [AtomicU64; INLINE_MESSAGE_WORDS],
 }
+
+/// The longest error message a ring entry keeps in its own storage, with
+/// no allocation (longer ones are one shared allocation for both rings).
+/// 64 bytes per entry: the history and the error list of each recording
+/// thread hold `history_capacity + error_capacity` entries.
+pub(crate) const INLINE_MESSAGE_BYTES: usize = 64;
+const INLINE_MESSAGE_WORDS: usize = INLINE_MESSAGE_BYTES / 8;
+const INLINE_SHIFT: u32 = 52;
 
 const NO_MEMORY: u64 = u64::MAX;
 const HAS_DETAILS: u64 = 1 << 48;
@@ -71,36 +86,83 @@ const HAS_DETAILS: u64 = 1 << 48;
 const READ_RETRIES: usize = 8;
 
 #[inline]
-fn pack_meta(tool: u32, execution: &Execution) -> u64 {
+fn pack_meta(tool: u32, execution: &Execution, has_extra: bool, inline: Option<&str>) -> u64 {
     let category = execution.category.map_or(0, |c| c.index() as u64 + 1);
     u64::from(tool)
         | (execution.status.index() as u64) << 32
         | category << 40
-        | if execution.extra.is_some() {
-            HAS_DETAILS
-        } else {
-            0
-        }
+        | if has_extra { HAS_DETAILS } else { 0 }
+        | inline.map_or(0, |text| text.len() as u64 + 1) << INLINE_SHIFT
 }
 
-fn unpack_meta(meta: u64) -> (u32, ExecutionStatus, Option<ErrorCategory>, bool) {
+/// The fields packed in `meta`: tool, status, category, whether the record
+/// has an extra, and its inline message's length.
+struct Meta {
+    tool: u32,
+    status: ExecutionStatus,
+    category: Option<ErrorCategory>,
+    has_extra: bool,
+    inline_len: Option<usize>,
+}
+
+fn unpack_meta(meta: u64) -> Meta {
     #[allow(clippy::cast_possible_truncation)] // masked fields
-    let (tool, status, category) = (
+    let (tool, status, category, inline) = (
         meta as u32,
         ((meta >> 32) & 0xff) as usize,
         ((meta >> 40) & 0xff) as usize,
+        ((meta >> INLINE_SHIFT) & 0xff) as usize,
     );
-    (
+    Meta {
         tool,
-        ExecutionStatus::ALL
+        status: ExecutionStatus::ALL
             .get(status)
             .copied()
             .unwrap_or(ExecutionStatus::Error),
-        category
+        category: category
             .checked_sub(1)
             .and_then(|c| ErrorCategory::ALL.get(c).copied()),
-        meta & HAS_DETAILS != 0,
-    )
+        has_extra: meta & HAS_DETAILS != 0,
+        inline_len: inline
+            .checked_sub(1)
+            .filter(|&len| len <= INLINE_MESSAGE_BYTES),
+    }
+}
+
+/// Copies `text` (at most [`INLINE_MESSAGE_BYTES`]) into `words`: whole
+/// words as loads of 8 bytes, the last partial one byte by byte (a copy of
+/// a variable length would be a `memcpy` call per word).
+#[inline]
+fn store_inline(words: &[AtomicU64; INLINE_MESSAGE_WORDS], text: &[u8]) {
+    let mut chunks = text.chunks_exact(8);
+    let mut words = words.iter();
+    // Relaxed: ordered by the entry's sequence, as every field.
+    // Chunks first: `zip` takes from its left side before it finds the
+    // right one empty, and a word must not be skipped.
+    for (chunk, word) in (&mut chunks).zip(&mut words) {
+        let bytes = <[u8; 8]>::try_from(chunk).unwrap_or_default();
+        word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if let (Some(word), false) = (words.next(), rest.is_empty()) {
+        let value = rest
+            .iter()
+            .rev()
+            .fold(0, |value, &byte| value << 8 | u64::from(byte));
+        word.store(value, Ordering::Relaxed);
+    }
+}
+
+/// The first `len` bytes of `words`, as `store_inline` wrote them.
+fn load_inline(
+    words: &[AtomicU64; INLINE_MESSAGE_WORDS],
+    len: usize,
+) -> [u8; INLINE_MESSAGE_BYTES] {
+    let mut bytes = [0; INLINE_MESSAGE_BYTES];
+    for (chunk, word) in bytes.chunks_mut(8).zip(words).take(len.div_ceil(8)) {
+        chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+    }
+    bytes
 }
 
 impl OwnedRing {
@@ -116,7 +178,8 @@ impl OwnedRing {
 
     /// Appends the record of `execution`, with its details and message
     /// shared or taken as `keep` says (only when the entry does not hold
-    /// them already). Only the thread holding this ring's slot may call it.
+    /// them already); its message is `formatted` if given, else its own.
+    /// Only the thread holding this ring's slot may call it.
     #[inline]
     pub(crate) fn push_as_owner(
         &self,
@@ -124,6 +187,7 @@ impl OwnedRing {
         id: ExecutionId,
         execution: &mut Execution,
         keep: Keep,
+        formatted: Option<&mut Formatted<'_>>,
     ) {
         if self.capacity == 0 {
             return;
@@ -151,14 +215,22 @@ impl OwnedRing {
         let Some(entry) = entries.get(position) else {
             return;
         };
+        let text = match formatted.as_deref() {
+            Some(formatted) => Some(formatted.text()),
+            None => execution.extra.error_message.as_deref(),
+        };
+        let inline = text.filter(|text| text.len() <= INLINE_MESSAGE_BYTES);
+        let long_message = text.is_some() && inline.is_none();
+        let has_extra = long_message || execution.extra.details.is_some();
         let sequence = entry.sequence.load(Ordering::Relaxed);
         entry.sequence.store(sequence + 1, Ordering::Relaxed);
         // Release: readers that see any field below also see the odd sequence.
         fence(Ordering::Release);
         entry.index.store(appended, Ordering::Relaxed);
-        entry
-            .meta
-            .store(pack_meta(tool, execution), Ordering::Relaxed);
+        entry.meta.store(
+            pack_meta(tool, execution, has_extra, inline),
+            Ordering::Relaxed,
+        );
         entry.thread.store(id.thread, Ordering::Relaxed);
         entry.id_sequence.store(id.sequence, Ordering::Relaxed);
         entry
@@ -183,34 +255,15 @@ impl OwnedRing {
             execution.memory_mb.map_or(NO_MEMORY, f64::to_bits),
             Ordering::Relaxed,
         );
+        if let Some(inline) = inline {
+            store_inline(&entry.message, inline.as_bytes());
+        }
         // Relaxed: only this thread writes these two.
-        let message = execution
-            .extra
-            .error_message
-            .as_ref()
-            .map_or(0, Text::address);
-        let held = entry.held_message.load(Ordering::Relaxed);
-        let stale = if message == 0 {
-            // An older message this record hides: kept only while it is the
-            // thread's last one (alive anyway), else freed now.
-            held != 0 && held != last_message_address()
-        } else {
-            message != held
-        };
-        if stale || execution.extra.details.is_some() || entry.held_details.load(Ordering::Relaxed)
+        if has_extra
+            || entry.held_message.load(Ordering::Relaxed) != 0
+            || entry.held_details.load(Ordering::Relaxed)
         {
-            let extra = keep.extra_of(execution);
-            let has_details = extra.details.is_some();
-            let old = std::mem::replace(
-                &mut *entry.extra.lock().unwrap_or_else(PoisonError::into_inner),
-                extra,
-            );
-            entry.held_message.store(message, Ordering::Relaxed);
-            entry.held_details.store(has_details, Ordering::Relaxed);
-            // Dropped outside the lock; the message's buffer is reused if
-            // nothing else holds it.
-            recycle(old.error_message);
-            drop(old.details);
+            entry.keep_extra(keep.extra_of(execution, formatted, long_message));
         }
         // Release: a reader that sees the even sequence sees every field.
         entry.sequence.store(sequence + 2, Ordering::Release);
@@ -238,6 +291,29 @@ impl OwnedRing {
 }
 
 impl Entry {
+    /// Puts `extra` (details and a long message, or nothing) in the entry,
+    /// unless it holds the same message already and neither has details.
+    /// Only the owner calls it.
+    fn keep_extra(&self, extra: Extra) {
+        let message = extra.error_message.as_ref().map_or(0, Text::address);
+        let has_details = extra.details.is_some();
+        // Relaxed: only the owner touches these two.
+        if message == self.held_message.load(Ordering::Relaxed)
+            && !has_details
+            && !self.held_details.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let old = std::mem::replace(
+            &mut *self.extra.lock().unwrap_or_else(PoisonError::into_inner),
+            extra,
+        );
+        self.held_message.store(message, Ordering::Relaxed);
+        self.held_details.store(has_details, Ordering::Relaxed);
+        // Dropped outside the lock.
+        drop(old);
+    }
+
     /// A consistent copy of the entry and its append index, or `None` if it
     /// kept changing under the reader.
     fn read(&self) -> Option<(u64, Record)> {
@@ -249,10 +325,15 @@ impl Entry {
                 continue;
             }
             let index = self.index.load(Ordering::Relaxed);
-            let (tool, status, category, has_details) =
-                unpack_meta(self.meta.load(Ordering::Relaxed));
+            let Meta {
+                tool,
+                status,
+                category,
+                has_extra,
+                inline_len,
+            } = unpack_meta(self.meta.load(Ordering::Relaxed));
             let memory = self.memory_mb.load(Ordering::Relaxed);
-            let extra = if has_details {
+            let extra = if has_extra {
                 self.extra
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -260,7 +341,8 @@ impl Entry {
             } else {
                 Extra::default()
             };
-            let record = Record {
+            let inline = inline_len.map(|len| (load_inline(&self.message, len), len));
+            let mut record = Record {
                 tool,
                 id: ExecutionId {
                     thread: self.thread.load(Ordering::Relaxed),
@@ -280,6 +362,11 @@ impl Entry {
             // Acquire: the field loads above happen before the re-check.
             fence(Ordering::Acquire);
             if self.sequence.load(Ordering::Relaxed) == before {
+                if let Some((bytes, len)) = inline {
+                    // Consistent, so the bytes a `&str` stored: valid UTF-8.
+                    record.extra.error_message =
+                        Some(Text::from(&*String::from_utf8_lossy(&bytes[..len])));
+                }
                 return Some((index, record));
             }
         }
@@ -320,11 +407,27 @@ impl OwnedRing {
 mod tests {
     use super::*;
 
-    /// The memory per entry that `history_capacity` and `error_capacity`
-    /// document (about 140 bytes).
     #[test]
-    fn an_entry_is_about_140_bytes() {
+    fn inline_messages_round_trip_at_every_length() {
+        let words: [AtomicU64; INLINE_MESSAGE_WORDS] = Default::default();
+        let text = "ab€defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        for len in (0..=INLINE_MESSAGE_BYTES).filter(|&len| text.is_char_boundary(len)) {
+            // A longer message first, so that stale bytes would show.
+            store_inline(&words, &[0xff; INLINE_MESSAGE_BYTES]);
+            store_inline(&words, &text.as_bytes()[..len]);
+            assert_eq!(
+                &load_inline(&words, len)[..len],
+                &text.as_bytes()[..len],
+                "{len}"
+            );
+        }
+    }
+
+    /// The memory per entry that `history_capacity` and `error_capacity`
+    /// document (about 200 bytes).
+    #[test]
+    fn an_entry_is_about_200_bytes() {
         let size = std::mem::size_of::<Entry>();
-        assert!((128..=144).contains(&size), "{size}");
+        assert!((192..=208).contains(&size), "{size}");
     }
 }

@@ -660,7 +660,7 @@ impl Gen<'_> {
         // with `is_error`); for any other type this is `None`, inlined.
         let success = quote_spanned! {Span::mixed_site()=>
             ::core::result::Result::Ok(#ok) => {
-                match (&&#krate::__private::Returned(#ok))
+                let __monitor_outcome = match (&&#krate::__private::Returned(#ok))
                     .__monitor_returned(&mut __monitor_guard, #measure_output)
                 {
                     ::core::option::Option::Some(__monitor_decided) => __monitor_decided,
@@ -668,25 +668,32 @@ impl Gen<'_> {
                         let __monitor_len = #len;
                         #krate::__private::success(&mut __monitor_guard, __monitor_len)
                     }
-                }
+                };
+                __monitor_guard.finish(__monitor_outcome);
             }
         };
+        // An `Err` is recorded from its message formatted in place, not
+        // through an `Outcome` that would own a copy of it.
         quote_spanned! {Span::mixed_site()=>
             __monitor_guard.stop();
-            let __monitor_outcome = {
+            {
                 use #krate::__private::{
                     ClassifyOutcome as _, ErrorMessage as _, FastLenProbe as _, ReturnedOutcome as _,
                     SplitResult as _,
                 };
                 match (&&#krate::__private::Split(&__monitor_value)).__monitor_split() {
                     #success,
-                    ::core::result::Result::Err(__monitor_err) =>
-                        (&&&&&&&#krate::__private::Classify(__monitor_err)).__monitor_classify(
-                            (&&&#krate::__private::Message(__monitor_err)).__monitor_message(),
-                        ),
+                    ::core::result::Result::Err(__monitor_err) => __monitor_guard.finish_error(
+                        &|__monitor_out| {
+                            (&&&#krate::__private::Message(__monitor_err)).__monitor_write(__monitor_out)
+                        },
+                        &|__monitor_message| {
+                            (&&&&&&&#krate::__private::Classify(__monitor_err))
+                                .__monitor_classify(__monitor_message)
+                        },
+                    ),
                 }
-            };
-            __monitor_guard.finish(__monitor_outcome);
+            }
         }
     }
 
