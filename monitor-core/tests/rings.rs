@@ -26,6 +26,10 @@ const FAIL_A: u64 = 1;
 const FAIL_B: u64 = 2;
 const FAIL_A_WITH_USER: u64 = 3;
 const SUCCESS_WITH_USER: u64 = 4;
+/// A message too long for a ring entry's own storage (64 bytes).
+const FAIL_LONG: u64 = 5;
+const LONG: &str =
+    "a message too long for a ring entry's own words, so it is kept as a shared text";
 
 fn record(monitor: &ToolExecutionMonitor, kind: u64, i: u64) {
     let call = monitor.create_execution_context("t");
@@ -38,6 +42,7 @@ fn record(monitor: &ToolExecutionMonitor, kind: u64, i: u64) {
     match kind {
         SUCCESS | SUCCESS_WITH_USER => call.finish_success(),
         FAIL_A | FAIL_A_WITH_USER => monitor_core::finish_error!(call, &Failure("A")),
+        FAIL_LONG => monitor_core::finish_error!(call, &Failure(LONG)),
         _ => monitor_core::finish_error!(call, &Failure("B")),
     }
 }
@@ -49,6 +54,7 @@ fn check(record: &ToolExecutionMetrics) {
         SUCCESS => message.is_none() && !user && record.status == ExecutionStatus::Success,
         FAIL_A => message == Some("A") && !user,
         FAIL_B => message == Some("B") && !user,
+        FAIL_LONG => message == Some(LONG) && !user,
         FAIL_A_WITH_USER => message == Some("A") && user,
         SUCCESS_WITH_USER => message.is_none() && user,
         _ => false,
@@ -56,8 +62,8 @@ fn check(record: &ToolExecutionMetrics) {
     assert!(consistent, "{record:?}");
 }
 
-/// A fixed pseudo-random mix: 40% successes, 30% "A", 10% "B", 10% "A"
-/// with a user, 10% successes with a user.
+/// A fixed pseudo-random mix: 40% successes, 20% "A", 10% a long message,
+/// 10% "B", 10% "A" with a user, 10% successes with a user.
 fn kinds(seed: u64) -> impl Iterator<Item = u64> {
     let mut x = seed;
     std::iter::repeat_with(move || {
@@ -66,7 +72,8 @@ fn kinds(seed: u64) -> impl Iterator<Item = u64> {
         x ^= x << 17;
         match x % 10 {
             0..=3 => SUCCESS,
-            4..=6 => FAIL_A,
+            4..=5 => FAIL_A,
+            6 => FAIL_LONG,
             7 => FAIL_B,
             8 => FAIL_A_WITH_USER,
             _ => SUCCESS_WITH_USER,
