@@ -171,8 +171,6 @@ fn by_name_cached(type_name: &'static str) -> ByName {
     .unwrap_or_else(|_| by_name(type_name))
 }
 
-/// Whether `haystack` contains `needle`, ASCII case ignored: the rest of the
-/// needle is compared only where its first byte matches.
 /// Whether `message` contains "user" or "input", in any ASCII case: the
 /// reference's user-input rule. Eight bytes at a time: the exact lanes of a
 /// word that hold `u` or `i` (either case) are found without a byte loop,
@@ -333,6 +331,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_search_agrees_with_a_plain_one_on_random_messages() {
+        // Letters of both needles in both cases, their neighbours under
+        // `| 0x20` (`@`, `` ` ``, NUL, space) and a multi-byte char.
+        let alphabet: Vec<char> = "uUsSeErRiInNpPtT@`\0 é".chars().collect();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut found, mut missed) = (0, 0);
+        for _ in 0..20_000 {
+            let len = next() % 40;
+            let mut message: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            // A needle, sometimes cut short, in one message of three.
+            if next() % 3 == 0 {
+                let needle = ["user", "INPUT", "uSeR", "inPut"][(next() % 4) as usize];
+                let needle = &needle[..needle.len() - (next() % 2) as usize];
+                let boundaries: Vec<usize> = (0..=message.len())
+                    .filter(|&at| message.is_char_boundary(at))
+                    .collect();
+                let at = boundaries[(next() % boundaries.len() as u64) as usize];
+                message.insert_str(at, needle);
+            }
+            let lower = message.to_ascii_lowercase();
+            let expected = lower.contains("user") || lower.contains("input");
+            assert_eq!(mentions_user_or_input(&message), expected, "{message:?}");
+            if expected { found += 1 } else { missed += 1 }
+        }
+        // Both answers were exercised.
+        assert!(found > 100 && missed > 100, "{found} {missed}");
     }
 
     #[test]
