@@ -114,6 +114,19 @@ impl fmt::Write for Capped<'_> {
             Err(fmt::Error)
         }
     }
+
+    /// One char, pushed in place: the default encodes it and goes through
+    /// `write_str`, a `memcpy` call per char, and padding (`{:08}`, `{:>12}`)
+    /// writes its fill char by char.
+    #[inline]
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        if self.0.len() + c.len_utf8() <= MAX_ERROR_MESSAGE_BYTES {
+            self.0.push(c);
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
+    }
 }
 
 /// Per-thread state for error messages.
@@ -227,6 +240,19 @@ mod tests {
             &*capped_message(|out: &mut dyn fmt::Write| write!(out, "a{}", 1)),
             "a1"
         );
+    }
+
+    #[test]
+    fn chars_written_one_by_one_are_kept_and_capped_the_same() {
+        // Padding writes its fill with `write_char`.
+        let padded = capped_message(|out: &mut dyn fmt::Write| write!(out, "#{:08}|{:é>4}", 42, 7));
+        assert_eq!(&*padded, "#00000042|ééé7");
+        // A fill past the cap stops on a char boundary, as `write_str` does.
+        let wide = capped_message(|out: &mut dyn fmt::Write| write!(out, "a{:é>2000}", 1));
+        assert_eq!(wide.len(), MAX_ERROR_MESSAGE_BYTES - 1);
+        assert!(wide.starts_with("aé") && wide.ends_with('é'));
+        let narrow = capped_message(|out: &mut dyn fmt::Write| write!(out, "{:x>2000}", 1));
+        assert_eq!(&*narrow, "x".repeat(MAX_ERROR_MESSAGE_BYTES));
     }
 
     #[test]
