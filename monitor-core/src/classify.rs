@@ -349,7 +349,7 @@ mod tests {
         for _ in 0..20_000 {
             let len = next() % 40;
             let mut message: String = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .map(|_| alphabet[usize::try_from(next() % alphabet.len() as u64).unwrap_or(0)])
                 .collect();
             // A needle, sometimes cut short, in one message of three.
             if next() % 3 == 0 {
@@ -358,7 +358,7 @@ mod tests {
                 let boundaries: Vec<usize> = (0..=message.len())
                     .filter(|&at| message.is_char_boundary(at))
                     .collect();
-                let at = boundaries[(next() % boundaries.len() as u64) as usize];
+                let at = boundaries[usize::try_from(next() % boundaries.len() as u64).unwrap_or(0)];
                 message.insert_str(at, needle);
             }
             let lower = message.to_ascii_lowercase();
