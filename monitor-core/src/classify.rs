@@ -172,57 +172,74 @@ fn by_name_cached(type_name: &'static str) -> ByName {
 }
 
 /// Whether `message` contains "user" or "input", in any ASCII case: the
-/// reference's user-input rule. Eight bytes at a time: the exact lanes of a
-/// word that hold `u` or `i` (either case) are found without a byte loop,
-/// and the words are compared at those positions only. Every failed call
-/// without a decisive type name runs it over a message that is new as a
-/// rule (an id in it); a byte-by-byte search was the largest part of a
-/// failure (BENCHMARKS.md, "Failing calls").
+/// reference's user-input rule. Both needles hold a `u`: eight bytes at a
+/// time, the exact lanes of a word that hold `u` (either case) are found
+/// without a byte loop, and one word loaded from three bytes before each
+/// is compared with both needles, in line. Every failed call without a
+/// decisive type name runs it over a message that is new as a rule (an id
+/// in it); a byte-by-byte search was the largest part of a failure
+/// (BENCHMARKS.md, "Failing calls").
 fn mentions_user_or_input(message: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // `| 0x20` folds `U` to `u` (and each needle's letter to its lower
+    // case), and no other byte to any of them.
     const LOWER: u64 = ONES * 0x20;
-    const USER: u64 = u32::from_le_bytes(*b"user") as u64;
+    const USER: u32 = u32::from_le_bytes(*b"user");
     const INPUT: u64 = u64::from_le_bytes(*b"input\0\0\0");
+    const U: u64 = ONES * b'u' as u64;
     let bytes = message.as_bytes();
-    let starts_here = |at: usize| {
-        // Eight bytes from `at`, folded as below, compared as two masked
-        // words; near the end, byte by byte.
-        if let Some(head) = bytes
-            .get(at..at + 8)
+    // Whether the `u` at `at` starts "user" or ends "inpu(t)": eight bytes
+    // from up to three before it, folded, compared as masked words; near
+    // the end of the message, byte by byte, out of line.
+    let needle_at = |at: usize| {
+        let from = at.saturating_sub(3);
+        match bytes
+            .get(from..from + 8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
         {
-            let head = u64::from_le_bytes(head) | LOWER;
-            return head & 0xffff_ffff == USER || head & 0xff_ffff_ffff == INPUT;
+            Some(word) => {
+                let word = u64::from_le_bytes(word) | LOWER;
+                #[allow(clippy::cast_possible_truncation)] // the four bytes at `at`
+                let user = (word >> (8 * (at - from))) as u32 == USER;
+                user || (at - from == 3 && word & 0xff_ffff_ffff == INPUT)
+            }
+            None => needle_near_end(bytes, at),
         }
-        let tail = bytes.get(at..).unwrap_or_default();
-        let starts = |word: &[u8]| {
-            tail.get(..word.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(word))
-        };
-        starts(b"user") || starts(b"input")
-    };
-    // 0x80 in each byte of `word` that is `byte`, exactly.
-    let equal = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        !((((x & LOWS) + LOWS) | x) | LOWS)
     };
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
-        // `| 0x20` folds `U` to `u` and `I` to `i`, and no other byte to either.
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes) | LOWER;
-        let mut lanes = equal(word, b'u') | equal(word, b'i');
+        let x = (<[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes) | LOWER) ^ U;
+        // 0x80 in each byte of the word that is `u`, exactly (no borrow
+        // between lanes, unlike the shorter `(x - ONES) & !x`).
+        let mut lanes = !((((x & LOWS) + LOWS) | x) | LOWS);
         while lanes != 0 {
             // Lane t's flag is bit 8t + 7.
-            if starts_here(at + lanes.trailing_zeros() as usize / 8) {
+            if needle_at(at + lanes.trailing_zeros() as usize / 8) {
                 return true;
             }
             lanes &= lanes - 1;
         }
         at += 8;
     }
-    (at..bytes.len()).any(starts_here)
+    chunks
+        .remainder()
+        .iter()
+        .zip(at..)
+        .any(|(&byte, at)| byte | 0x20 == b'u' && needle_at(at))
+}
+
+/// Whether the `u` at `at`, within eight bytes of the end of `bytes`,
+/// starts "user" or is the `u` of "input", in any ASCII case: the search's
+/// rare end, kept out of its loop.
+#[inline(never)]
+fn needle_near_end(bytes: &[u8], at: usize) -> bool {
+    let starts = |from: Option<usize>, needle: &[u8]| {
+        from.and_then(|from| bytes.get(from..from + needle.len()))
+            .is_some_and(|word| word.eq_ignore_ascii_case(needle))
+    };
+    starts(Some(at), b"user") || starts(at.checked_sub(3), b"input")
 }
 
 /// The first `io::Error` in `error` or its `source()` chain.
