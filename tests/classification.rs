@@ -108,3 +108,79 @@ fn finish_result_records_a_success_for_ok() {
         (1, 1)
     );
 }
+
+/// An error whose `source()` panics: the user code a classification by the
+/// reference's rules runs.
+#[derive(Debug)]
+struct BrokenChain(u32);
+
+impl fmt::Display for BrokenChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad user input #{}", self.0)
+    }
+}
+
+impl std::error::Error for BrokenChain {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        panic!("no source today")
+    }
+}
+
+/// An error whose own classification panics.
+#[derive(Debug)]
+struct BrokenClassify;
+
+impl fmt::Display for BrokenClassify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timeout")
+    }
+}
+
+impl ClassifyError for BrokenClassify {
+    fn category(&self) -> ErrorCategory {
+        panic!("no category today")
+    }
+}
+
+#[monitored_tool(monitor = MONITOR, name = "broken-chain")]
+fn broken_chain(n: u32) -> Result<u8, BrokenChain> {
+    Err(BrokenChain(n))
+}
+
+#[monitored_tool(monitor = MONITOR, name = "broken-classify")]
+fn broken_classify() -> Result<u8, BrokenClassify> {
+    Err(BrokenClassify)
+}
+
+#[test]
+fn a_classification_that_panics_records_an_unknown_error_and_returns_the_error() {
+    // Without the panic, "user input" in the message would be a user-input
+    // error; the call still returns its own error, unchanged.
+    assert_eq!(broken_chain(7).unwrap_err().0, 7);
+    assert_eq!(
+        last_failure("broken-chain"),
+        (
+            Some(ExecutionStatus::Error),
+            Some(ErrorCategory::UnknownError),
+            Some("bad user input #7".to_owned()),
+        )
+    );
+    // Behind `dyn Error`, the chain is walked from the pointee: the same.
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(BrokenChain(8));
+    finish_error!(MONITOR.create_execution_context("broken-dyn"), &boxed);
+    assert_eq!(
+        last_failure("broken-dyn").1,
+        Some(ErrorCategory::UnknownError)
+    );
+
+    assert!(broken_classify().is_err());
+    assert_eq!(
+        last_failure("broken-classify").1,
+        Some(ErrorCategory::UnknownError)
+    );
+    let stats = MONITOR.tool_stats("broken-classify").unwrap();
+    assert_eq!(
+        (stats.total_executions, stats.successful_executions),
+        (1, 0)
+    );
+}

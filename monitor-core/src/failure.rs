@@ -60,14 +60,36 @@ pub trait ClassifyOutcome {
     fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory);
 }
 
-/// Runs a classification that calls user code (a trait impl, `source()`);
-/// if it panics, the call is recorded as an unknown error instead of
-/// unwinding out of the instrumented function.
+/// Runs a classification that calls user code (a trait impl); if it
+/// panics, the call is recorded as an unknown error instead of unwinding
+/// out of the instrumented function.
 fn guarded(
     classify: impl FnOnce() -> (ExecutionStatus, ErrorCategory),
 ) -> (ExecutionStatus, ErrorCategory) {
-    catch_unwind(AssertUnwindSafe(classify))
-        .unwrap_or((ExecutionStatus::Error, ErrorCategory::UnknownError))
+    catch_unwind(AssertUnwindSafe(classify)).unwrap_or(UNKNOWN)
+}
+
+/// What a classification that panicked records.
+const UNKNOWN: (ExecutionStatus, ErrorCategory) =
+    (ExecutionStatus::Error, ErrorCategory::UnknownError);
+
+/// The reference's rules for an error of type `E`: its name, an
+/// `io::Error` in the `source()` chain that `chain` walks, then its
+/// message. Only the walk is guarded, as it is the only user code: an
+/// error whose `source()` is the default then has no unwinding frame at
+/// all (the walk cannot panic and the guard folds away), where guarding
+/// the whole rule cost a call per failure.
+fn by_parts<'a, E: ?Sized>(
+    chain: impl FnOnce() -> Option<&'a io::Error>,
+    message: &str,
+) -> (ExecutionStatus, ErrorCategory) {
+    match catch_unwind(AssertUnwindSafe(chain)) {
+        Ok(io) => (
+            ExecutionStatus::Error,
+            classify_parts(type_name::<E>(), message, io),
+        ),
+        Err(_) => UNKNOWN,
+    }
 }
 
 /// Level 6: the error type classifies itself.
@@ -88,11 +110,7 @@ impl ClassifyOutcome for &&&&&Classify<'_, io::Error> {
 /// `source()` chain, then its message.
 impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
     fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
-        guarded(|| {
-            let io = self.0.source().and_then(find_io_error);
-            let category = classify_parts(type_name::<E>(), message, io);
-            (ExecutionStatus::Error, category)
-        })
+        by_parts::<E>(|| self.0.source().and_then(find_io_error), message)
     }
 }
 
@@ -103,10 +121,7 @@ fn classify_dyn<E: ?Sized>(
     error: &(dyn Error + 'static),
     message: &str,
 ) -> (ExecutionStatus, ErrorCategory) {
-    guarded(|| {
-        let category = classify_parts(type_name::<E>(), message, find_io_error(error));
-        (ExecutionStatus::Error, category)
-    })
+    by_parts::<E>(|| find_io_error(error), message)
 }
 
 /// Level 3: derefs to `dyn Error + Send + Sync` (`anyhow::Error`,
