@@ -15,9 +15,9 @@ use crate::limits::{MAX_ERROR_MESSAGE_BYTES, cut};
 /// A recorded error message, at most [`MAX_ERROR_MESSAGE_BYTES`], shared by
 /// the history and the error list (one copy for both): what a record read
 /// back holds, and what a ring entry keeps of a message too long for its
-/// own storage.
+/// own storage. One allocation: the count and the bytes together.
 #[derive(Clone)]
-pub struct Text(Arc<String>);
+pub struct Text(Arc<str>);
 
 impl Text {
     /// The address of the message, to tell whether a ring entry holds it
@@ -55,7 +55,7 @@ impl PartialEq for Text {
 
 impl From<&str> for Text {
     fn from(text: &str) -> Self {
-        Self(Arc::new(text.to_owned()))
+        Self(Arc::from(text))
     }
 }
 
