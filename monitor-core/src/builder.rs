@@ -89,7 +89,7 @@ impl ToolExecutionMonitorBuilder {
     /// at most [`MAX_CAPACITY`], larger values are cut to it).
     ///
     /// Memory: each thread that records holds a ring of this many entries
-    /// (about 200 bytes each, 64 of them for a short error message,
+    /// (192 bytes each, 64 of them for a short error message,
     /// allocated on its first call), so that recording never takes a lock;
     /// 10 000 entries are about 2 MB per recording thread.
     pub fn history_capacity(mut self, capacity: usize) -> Self {
