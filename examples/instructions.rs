@@ -1,5 +1,6 @@
-//! The failing-call benchmark's four tools (benches/overhead.rs, group
-//! `fail`), called in a plain loop: the target of
+//! Four tools of the failing-call benchmark (benches/overhead.rs, group
+//! `fail`: `ok-1-bare`, `ok-3-skip-all`, `fail-1-bare`, `fail-3-skip-all`),
+//! called in a plain loop: the target of
 //! `scripts/instructions.sh`, which counts the instructions per call under
 //! callgrind. Those counts are exact run to run (±5 from the latency
 //! histogram's value-dependent work), where this shared VM's timings move

@@ -142,6 +142,29 @@ impl ClassifyError for BrokenClassify {
     }
 }
 
+/// A pointer to an error whose `Deref` panics (as `anyhow::Error` derefs
+/// to `dyn Error + Send + Sync`).
+#[derive(Debug)]
+struct BrokenDeref;
+
+impl fmt::Display for BrokenDeref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("user input behind a pointer")
+    }
+}
+
+impl std::ops::Deref for BrokenDeref {
+    type Target = dyn std::error::Error + Send + Sync;
+    fn deref(&self) -> &Self::Target {
+        panic!("no deref today")
+    }
+}
+
+#[monitored_tool(monitor = MONITOR, name = "broken-deref")]
+fn broken_deref() -> Result<u8, BrokenDeref> {
+    Err(BrokenDeref)
+}
+
 #[monitored_tool(monitor = MONITOR, name = "broken-chain")]
 fn broken_chain(n: u32) -> Result<u8, BrokenChain> {
     Err(BrokenChain(n))
@@ -171,6 +194,17 @@ fn a_classification_that_panics_records_an_unknown_error_and_returns_the_error()
     assert_eq!(
         last_failure("broken-dyn").1,
         Some(ErrorCategory::UnknownError)
+    );
+
+    // A pointer whose `Deref` panics: the same.
+    assert!(broken_deref().is_err());
+    assert_eq!(
+        last_failure("broken-deref"),
+        (
+            Some(ExecutionStatus::Error),
+            Some(ErrorCategory::UnknownError),
+            Some("user input behind a pointer".to_owned()),
+        )
     );
 
     assert!(broken_classify().is_err());

@@ -89,7 +89,7 @@ impl ToolExecutionMonitorBuilder {
     /// at most [`MAX_CAPACITY`], larger values are cut to it).
     ///
     /// Memory: each thread that records holds a ring of this many entries
-    /// (192 bytes each, 64 of them for a short error message,
+    /// (192 bytes each on Linux, 64 of them for a short error message,
     /// allocated on its first call), so that recording never takes a lock;
     /// 10 000 entries are about 2 MB per recording thread.
     pub fn history_capacity(mut self, capacity: usize) -> Self {
@@ -103,7 +103,7 @@ impl ToolExecutionMonitorBuilder {
     /// Memory: as for the history, each thread that records a failure holds
     /// a ring of this many entries (allocated on its first failure), so that
     /// recording a failure takes no shared lock; 1 000 entries are about
-    /// 140 kB per such thread.
+    /// 190 kB per such thread.
     pub fn error_capacity(mut self, capacity: usize) -> Self {
         self.error_capacity = capacity.min(MAX_CAPACITY);
         self

@@ -75,10 +75,11 @@ const UNKNOWN: (ExecutionStatus, ErrorCategory) =
 
 /// The reference's rules for an error of type `E`: its name, an
 /// `io::Error` in the `source()` chain that `chain` walks, then its
-/// message. Only the walk is guarded, as it is the only user code: an
-/// error whose `source()` is the default then has no unwinding frame at
-/// all (the walk cannot panic and the guard folds away), where guarding
-/// the whole rule cost a call per failure.
+/// message. Only the walk is guarded, as it is the only user code here
+/// (`source()`, and a pointer's `Deref` to its error): an error whose
+/// `source()` is the default then has no unwinding frame at all (the walk
+/// cannot panic and the guard folds away), where guarding the whole rule
+/// cost a call per failure.
 fn by_parts<'a, E: ?Sized>(
     chain: impl FnOnce() -> Option<&'a io::Error>,
     message: &str,
@@ -116,12 +117,13 @@ impl<E: Error + ?Sized> ClassifyOutcome for &&&&Classify<'_, E> {
 
 /// An error behind a pointer to `dyn Error` (`anyhow::Error`,
 /// `Box<dyn Error + …>`): by the pointer's type name, an `io::Error` in the
-/// chain (the pointee included), then the message.
-fn classify_dyn<E: ?Sized>(
-    error: &(dyn Error + 'static),
+/// chain (the pointee included), then the message. `error` derefs the
+/// pointer: user code too, so it runs inside the guard.
+fn classify_dyn<'a, E: ?Sized>(
+    error: impl FnOnce() -> &'a (dyn Error + 'static),
     message: &str,
 ) -> (ExecutionStatus, ErrorCategory) {
-    by_parts::<E>(|| find_io_error(error), message)
+    by_parts::<E>(|| find_io_error(error()), message)
 }
 
 /// Level 3: derefs to `dyn Error + Send + Sync` (`anyhow::Error`,
@@ -131,7 +133,7 @@ where
     E: Deref<Target = dyn Error + Send + Sync> + ?Sized,
 {
     fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
-        classify_dyn::<E>(&**self.0, message)
+        classify_dyn::<E>(|| &**self.0, message)
     }
 }
 
@@ -141,7 +143,7 @@ where
     E: Deref<Target = dyn Error + Send> + ?Sized,
 {
     fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
-        classify_dyn::<E>(&**self.0, message)
+        classify_dyn::<E>(|| &**self.0, message)
     }
 }
 
@@ -151,7 +153,7 @@ where
     E: Deref<Target = dyn Error> + ?Sized,
 {
     fn __monitor_classify(&self, message: &str) -> (ExecutionStatus, ErrorCategory) {
-        classify_dyn::<E>(&**self.0, message)
+        classify_dyn::<E>(|| &**self.0, message)
     }
 }
 
