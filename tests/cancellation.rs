@@ -27,6 +27,17 @@ async fn slow(ms: u64) -> u64 {
     ms
 }
 
+#[monitored_tool(
+    monitor = MONITOR,
+    user_id = user,
+    session_id = 7,
+    metadata(region = "eu", "label-len" = label.len())
+)]
+async fn pending_with_details(user: &str, label: String) -> usize {
+    std::future::pending::<()>().await;
+    label.len()
+}
+
 #[monitored_tool(monitor = MONITOR)]
 async fn never_polled() -> u8 {
     1
@@ -45,6 +56,24 @@ fn a_future_dropped_after_its_first_poll_is_cancelled_once() {
     assert_eq!(record.status, ExecutionStatus::Cancelled);
     assert_eq!(record.input_size_bytes, 5);
     assert_eq!(record.output_size_bytes, 0);
+}
+
+/// The details are kept while the call waits, not set when it ends: a
+/// call cancelled at its await records them too.
+#[test]
+fn a_cancelled_call_keeps_its_user_session_and_metadata() {
+    {
+        let mut future = pin!(pending_with_details("ann", "abcd".to_owned()));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+    }
+    let record = only(&MONITOR, "pending-with-details");
+    assert_eq!(record.status, ExecutionStatus::Cancelled);
+    assert_eq!(record.user_id.as_deref(), Some("ann"));
+    assert_eq!(record.session_id.as_deref(), Some("7"));
+    assert_eq!(record.metadata["region"], "eu");
+    assert_eq!(record.metadata["label-len"], 4);
+    assert!(record.input_size_bytes > 0, "{record:?}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ pub use crate::failure::{Classify, ClassifyOutcome, ErrorMessage, Message};
 pub use crate::fastlen::{Fast, FastLen, FastLenProbe};
 #[cfg(feature = "test-hooks")]
 pub use crate::global::poison_locks;
-pub use crate::guard::CallGuard;
+pub use crate::guard::{CallGuard, NoDetails, ParkedDetails, ParkedGuard, WithDetails};
 pub use crate::measure::{
     DebugArgument, DebugOutput, IdValue, JsonOutput, MetadataValue, MonitorTarget, id_string,
     input_len, json_output_len, metadata_value, monitor_of, output_len,

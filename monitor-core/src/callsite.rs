@@ -1,7 +1,7 @@
 //! What `#[monitored_tool]` keeps in a `static` per function, and how a
 //! call starts from it.
 
-use crate::guard::CallGuard;
+use crate::guard::{CallGuard, ParkedGuard, WithDetails};
 use crate::monitor::ToolExecutionMonitor;
 use crate::registry::SiteKey;
 
@@ -34,5 +34,39 @@ impl Callsite {
     #[inline]
     pub fn start_in<'m>(&'static self, monitor: &'m ToolExecutionMonitor) -> CallGuard<'m> {
         CallGuard::in_monitor(&self.key, monitor)
+    }
+
+    /// Starts timing an async call recorded in the global monitor: the
+    /// guard its future holds while the body is pending (see
+    /// [`ParkedGuard`]).
+    #[inline]
+    pub fn start_parked(&'static self) -> ParkedGuard<'static> {
+        ParkedGuard::global(&self.key)
+    }
+
+    /// Starts timing an async call recorded in `monitor`.
+    #[inline]
+    pub fn start_parked_in<'m>(
+        &'static self,
+        monitor: &'m ToolExecutionMonitor,
+    ) -> ParkedGuard<'m> {
+        ParkedGuard::in_monitor(&self.key, monitor)
+    }
+
+    /// [`start_parked`](Self::start_parked) for a tool with a user id,
+    /// session id or metadata.
+    #[inline]
+    pub fn start_parked_with_details(&'static self) -> ParkedGuard<'static, WithDetails> {
+        ParkedGuard::global(&self.key)
+    }
+
+    /// [`start_parked_in`](Self::start_parked_in) for a tool with a user id,
+    /// session id or metadata.
+    #[inline]
+    pub fn start_parked_with_details_in<'m>(
+        &'static self,
+        monitor: &'m ToolExecutionMonitor,
+    ) -> ParkedGuard<'m, WithDetails> {
+        ParkedGuard::in_monitor(&self.key, monitor)
     }
 }

@@ -4,7 +4,7 @@
 use std::any::Any;
 
 use crate::clock::{Reading, process_clock};
-use crate::execution::{Execution, Outcome, panic_outcome};
+use crate::execution::{Details, Execution, Outcome, panic_outcome};
 use crate::global::{global_generation, global_now, global_uses_system_clock, with_global};
 use crate::message::{Formatted, panic_message, with_formatted};
 use crate::monitor::ToolExecutionMonitor;
@@ -20,6 +20,17 @@ enum Target<'m> {
     /// `set_global_monitor` takes effect without a shared reference count.
     Global,
     Monitor(&'m ToolExecutionMonitor),
+}
+
+impl Target<'_> {
+    /// The target monitor's injected clock.
+    #[inline(never)]
+    fn injected_now(self) -> Reading {
+        match self {
+            Target::Global => global_now(),
+            Target::Monitor(monitor) => monitor.now(),
+        }
+    }
 }
 
 /// Records one call of a `#[monitored_tool]` function, started by
@@ -49,19 +60,27 @@ pub struct CallGuard<'m> {
     span: ToolSpan,
 }
 
+/// The global monitor's generation, whether it reads the system clock, and
+/// the start reading on its clock.
+#[inline]
+fn global_start() -> (u64, bool, Reading) {
+    let generation = global_generation();
+    // Two calls, not one helper returning both: see BENCHMARKS.md, "Why
+    // the hot path looks as it does".
+    let system_clock = global_uses_system_clock();
+    let start = if system_clock {
+        process_clock().now()
+    } else {
+        global_now()
+    };
+    (generation, system_clock, start)
+}
+
 impl<'m> CallGuard<'m> {
     /// Starts timing a call of `site` recorded in the global monitor.
     #[inline]
     pub(crate) fn global(site: &'static SiteKey) -> CallGuard<'static> {
-        let generation = global_generation();
-        // Two calls, not one helper returning both: see BENCHMARKS.md, "Why
-        // the hot path looks as it does".
-        let system_clock = global_uses_system_clock();
-        let start = if system_clock {
-            process_clock().now()
-        } else {
-            global_now()
-        };
+        let (generation, system_clock, start) = global_start();
         CallGuard {
             site,
             target: Target::Global,
@@ -233,16 +252,7 @@ impl CallGuard<'_> {
         if self.system_clock {
             process_clock().now()
         } else {
-            self.injected_now()
-        }
-    }
-
-    /// The target monitor's injected clock.
-    #[inline(never)]
-    fn injected_now(&self) -> Reading {
-        match self.target {
-            Target::Global => global_now(),
-            Target::Monitor(monitor) => monitor.now(),
+            self.target.injected_now()
         }
     }
 
@@ -284,6 +294,250 @@ impl CallGuard<'_> {
                 self.execution.end_at(|| monitor.now());
                 monitor.record_site(site, &mut self.execution, formatted);
             }
+        }
+    }
+}
+
+/// A call's guard while its async tool's body is pending: what recording
+/// needs later, held in the tool's future across every await in place of
+/// the whole guard.
+///
+/// Not public API. Started by
+/// [`Callsite::start_parked`](crate::__private::Callsite::start_parked),
+/// and turned into a guard by [`resume`](Self::resume) when the body is
+/// done; dropped before that (the tool's future was dropped mid-way), it
+/// records a cancellation. It has room for the call's details (user id,
+/// session id, metadata) only in a tool that has any ([`WithDetails`]).
+///
+/// 48 bytes where the guard is 136, without the `tracing` feature: whoever
+/// awaits a tool moves its future, and a future over 96 bytes is copied
+/// with two `memcpy` calls, about 10 ns a call here, where a smaller one
+/// takes a few register moves (BENCHMARKS.md, "The async tool's size").
+#[derive(Debug)]
+#[must_use = "a parked guard records the call when resumed and finished, or dropped"]
+pub struct ParkedGuard<'m, D: ParkedDetails = NoDetails> {
+    site: &'static SiteKey,
+    target: Target<'m>,
+    start: Reading,
+    input_bytes: u64,
+    /// The low half of the global generation at the start: enough to tell
+    /// whether a `set_global_monitor` came between start and end, short of
+    /// 2^32 of them during one call.
+    generation: u32,
+    /// Saturated: a count of arguments that failed to measure.
+    measurement_failures: u16,
+    system_clock: bool,
+    /// Resumed already: nothing is left for `Drop`.
+    resumed: bool,
+    details: D,
+    #[cfg(feature = "tracing")]
+    span: ToolSpan,
+}
+
+/// What a [`ParkedGuard`] keeps of a call's details (user id, session id,
+/// metadata): [`NoDetails`], no room at all, for a tool without any, or
+/// [`WithDetails`].
+pub trait ParkedDetails: Default + std::fmt::Debug {
+    /// Hands the details to the resumed guard.
+    fn put(self, guard: &mut CallGuard<'_>);
+}
+
+/// A tool without details: the parked guard keeps nothing for them.
+#[derive(Debug, Default)]
+pub struct NoDetails;
+
+impl ParkedDetails for NoDetails {
+    #[inline]
+    fn put(self, _guard: &mut CallGuard<'_>) {}
+}
+
+/// A tool with a user id, session id or metadata: the parked guard keeps
+/// them, so that a cancelled call records them too.
+#[derive(Debug, Default)]
+pub struct WithDetails(Option<Box<Details>>);
+
+impl ParkedDetails for WithDetails {
+    #[inline]
+    fn put(self, guard: &mut CallGuard<'_>) {
+        guard.execution.extra.details = self.0;
+    }
+}
+
+impl<D: ParkedDetails> ParkedGuard<'static, D> {
+    /// Starts timing a call of `site` recorded in the global monitor, as
+    /// [`CallGuard::global`] does.
+    #[inline]
+    pub(crate) fn global(site: &'static SiteKey) -> Self {
+        let (generation, system_clock, start) = global_start();
+        #[allow(clippy::cast_possible_truncation)] // the low half, on purpose
+        let generation = generation as u32;
+        ParkedGuard {
+            site,
+            target: Target::Global,
+            start,
+            input_bytes: 0,
+            generation,
+            measurement_failures: 0,
+            system_clock,
+            resumed: false,
+            details: D::default(),
+            #[cfg(feature = "tracing")]
+            span: ToolSpan::new(site.name),
+        }
+    }
+}
+
+impl<'m, D: ParkedDetails> ParkedGuard<'m, D> {
+    /// Starts timing a call of `site` recorded in `monitor`.
+    #[inline]
+    pub(crate) fn in_monitor(site: &'static SiteKey, monitor: &'m ToolExecutionMonitor) -> Self {
+        ParkedGuard {
+            site,
+            target: Target::Monitor(monitor),
+            start: monitor.now(),
+            input_bytes: 0,
+            generation: 0,
+            measurement_failures: 0,
+            system_clock: monitor.uses_system_clock(),
+            resumed: false,
+            details: D::default(),
+            #[cfg(feature = "tracing")]
+            span: ToolSpan::new(site.name),
+        }
+    }
+
+    /// Adds one measured argument's size; `None` if measuring it failed.
+    #[inline]
+    pub fn add_input_size(&mut self, bytes: Option<u64>) {
+        match bytes {
+            Some(bytes) => self.input_bytes = self.input_bytes.saturating_add(bytes),
+            None => self.measurement_failures = self.measurement_failures.saturating_add(1),
+        }
+    }
+
+    /// Sets the call's `gen_ai.tool.call.id`, as
+    /// [`CallGuard::set_tool_call_id`] does.
+    #[inline]
+    pub fn set_tool_call_id(&mut self, id: &dyn std::fmt::Display) {
+        #[cfg(feature = "tracing")]
+        self.span.set_call_id(id);
+        #[cfg(not(feature = "tracing"))]
+        let _ = id;
+    }
+
+    /// Runs `future` in the call's `execute_tool` span, as
+    /// [`CallGuard::instrument`] does.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub fn instrument<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tracing::instrument::Instrumented<F> {
+        tracing::Instrument::instrument(future, self.span.span.clone())
+    }
+
+    /// Runs `future` in the call's `execute_tool` span, with the `tracing`
+    /// feature; without it, `future` itself.
+    #[cfg(not(feature = "tracing"))]
+    #[inline]
+    pub fn instrument<F: std::future::Future>(&self, future: F) -> F {
+        future
+    }
+}
+
+impl ParkedGuard<'_, WithDetails> {
+    /// Sets the user id of this call.
+    pub fn set_user_id(&mut self, user_id: String) {
+        self.details_mut().user_id = Some(user_id);
+    }
+
+    /// Sets the session id of this call.
+    pub fn set_session_id(&mut self, session_id: String) {
+        self.details_mut().session_id = Some(session_id);
+    }
+
+    /// Adds one metadata entry, as [`CallGuard::add_metadata`] does.
+    pub fn add_metadata<E: std::fmt::Display>(
+        &mut self,
+        key: &str,
+        value: Result<serde_json::Value, E>,
+    ) {
+        let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        self.details_mut().metadata.insert(key.to_owned(), value);
+    }
+
+    fn details_mut(&mut self) -> &mut Details {
+        self.details.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<'m, D: ParkedDetails> ParkedGuard<'m, D> {
+    /// The guard again, with its clock stopped now: the body is done.
+    /// Inlined, so that the guard is made where the tool's future keeps its
+    /// locals, not returned through a copy: with `#[inline]` alone it was
+    /// an out-of-line call per await that returned 136 bytes.
+    #[allow(clippy::inline_always)] // measured: see above
+    #[inline(always)]
+    pub fn resume(mut self) -> CallGuard<'m> {
+        self.resumed = true;
+        let end = if self.system_clock {
+            process_clock().now()
+        } else {
+            self.target.injected_now()
+        };
+        self.unpark(Some(end))
+    }
+
+    /// A guard with the parked fields (and the span, moved out), stopped at
+    /// `end` if given. The clock is stopped here, not by the guard's
+    /// `stop`: a call on the guard made would make it copied on return.
+    #[allow(clippy::inline_always)] // as `resume`, into which it goes
+    #[inline(always)]
+    fn unpark(&mut self, end: Option<Reading>) -> CallGuard<'m> {
+        let generation = match self.target {
+            Target::Global => {
+                let now = global_generation();
+                #[allow(clippy::cast_possible_truncation)] // the low half, as parked
+                if now as u32 == self.generation {
+                    now
+                } else {
+                    // Crossed: any generation but the current one.
+                    now.wrapping_add(1)
+                }
+            }
+            Target::Monitor(_) => 0,
+        };
+        // Built in place: an `Execution` made first and moved in is one
+        // `memcpy` call more.
+        let mut guard = CallGuard {
+            site: self.site,
+            target: self.target,
+            system_clock: self.system_clock,
+            recorded: false,
+            generation,
+            execution: Execution::new(self.start),
+            #[cfg(feature = "tracing")]
+            span: std::mem::replace(&mut self.span, ToolSpan::none()),
+        };
+        guard.execution.input_bytes = self.input_bytes;
+        guard.execution.measurement_failures = u32::from(self.measurement_failures);
+        std::mem::take(&mut self.details).put(&mut guard);
+        if let Some(end) = end {
+            guard.execution.end = end;
+            guard.execution.stopped = true;
+        }
+        guard
+    }
+}
+
+impl<D: ParkedDetails> Drop for ParkedGuard<'_, D> {
+    /// Inlined: after `resume` it is a known-false check.
+    #[inline]
+    fn drop(&mut self) {
+        // Dropped while parked: the tool's future was dropped mid-way. The
+        // guard's own drop records the cancellation.
+        if !self.resumed {
+            drop(self.unpark(None));
         }
     }
 }

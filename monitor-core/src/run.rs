@@ -51,32 +51,36 @@ pub fn resume_unwind(payload: Box<dyn Any + Send>) -> ! {
     std::panic::resume_unwind(payload)
 }
 
-/// Polls `future` (the tool's body, pinned in the generated code's own
-/// future), catching a panic in any of its polls so that the guard can
-/// record the panic's message; the caller resumes the unwind.
+/// Polls `future` (the tool's body), catching a panic in any of its polls
+/// so that the guard can record the panic's message; the caller resumes
+/// the unwind.
 ///
-/// It borrows the body instead of owning it, so the body's future is not
-/// moved into a second one (an `async fn` taking it by value would hold it
-/// twice: its argument and its pinned local), and every await of the
-/// tool moves less (BENCHMARKS.md, issue #18).
-pub fn catch_unwind_future<F: Future + ?Sized>(future: Pin<&mut F>) -> CatchUnwind<'_, F> {
+/// It owns the body, and awaiting it pins both in the tool's own future:
+/// the tool's future holds the body once and no pointer to it (a pinned
+/// local lent to the catcher cost two pointers, an `async fn` taking the
+/// body by value would hold it twice), so every await of the tool moves
+/// less (BENCHMARKS.md, issue #18).
+pub fn catch_unwind_future<F: Future>(future: F) -> CatchUnwind<F> {
     CatchUnwind { future }
 }
 
-/// The future [`catch_unwind_future`] returns: the body's output, or the
-/// payload of a panic in one of its polls.
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct CatchUnwind<'a, F: ?Sized> {
-    future: Pin<&'a mut F>,
+pin_project_lite::pin_project! {
+    /// The future [`catch_unwind_future`] returns: the body's output, or
+    /// the payload of a panic in one of its polls.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
 }
 
-impl<F: Future + ?Sized> Future for CatchUnwind<'_, F> {
+impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.get_mut().future.as_mut();
+        let future = self.project().future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,

@@ -51,6 +51,15 @@ impl ToolSpan {
         }
     }
 
+    /// No span: what a guard holds once it has handed its span on.
+    #[inline]
+    pub(crate) fn none() -> Self {
+        Self {
+            span: tracing::Span::none(),
+            tool_error: false,
+        }
+    }
+
     /// Sets `gen_ai.tool.call.id`.
     pub(crate) fn set_call_id(&self, id: &dyn fmt::Display) {
         if !self.span.is_disabled() {

@@ -319,7 +319,7 @@ impl Gen<'_> {
     ) -> TokenStream {
         let krate = &self.krate;
         let measure = self.measure(measured, destructured);
-        let start = self.start(measured);
+        let start = self.start(measured, false);
         let typed_return = typed_return(self.output);
         let finish = self.finish();
         let finish_panic = self.finish_panic();
@@ -345,17 +345,20 @@ impl Gen<'_> {
     //     #[monitored_tool(timeout = "5s")]
     //     async fn fetch(&self, url: String) -> Result<String, E> { BODY }
     //
-    // Output (the guard lives in the async fn's future, so the clock starts
-    // at its first poll and a future dropped mid-way records a cancel):
+    // Output (a parked guard lives in the async fn's future, so the clock
+    // starts at its first poll and a future dropped mid-way records a
+    // cancel; the whole guard only once the body is done):
     //     async fn fetch(&self, url: String) -> Result<String, E> {
     //         let __monitor_input_1 = input_len(&url);
-    //         let mut __monitor_guard = { static __MONITOR_SITE: …; __MONITOR_SITE.start() };
-    //         __monitor_guard.add_input_size(__monitor_input_1);
-    //         let mut __monitor_future = pin!(async move {
+    //         let mut __monitor_parked = { static __MONITOR_SITE: …; __MONITOR_SITE.start_parked() };
+    //         __monitor_parked.add_input_size(__monitor_input_1);
+    //         let __monitor_body = async move {
     //             if let Some(__monitor_ret) = None::<Result<String, E>> { return __monitor_ret; }
     //             BODY
-    //         });
-    //         let __monitor_result = match with_deadline(5s, catch_unwind_future(__monitor_future.as_mut())).await {
+    //         };
+    //         let __monitor_result = with_deadline(5s, catch_unwind_future(__monitor_body)).await;
+    //         let mut __monitor_guard = __monitor_parked.resume();
+    //         let __monitor_result = match __monitor_result {
     //             Some(__monitor_result) => __monitor_result,
     //             None => { RECORD_TIMEOUT; return timed_out(TimeoutError::new("fetch", 5s)); }
     //         };
@@ -368,11 +371,9 @@ impl Gen<'_> {
         stmts: &[Stmt],
     ) -> TokenStream {
         let measure = self.measure(measured, destructured);
-        let start = self.start(measured);
-        let run = self.run_future(stmts);
+        let run = self.run_future(measured, stmts);
         quote_spanned! {Span::mixed_site()=>
             #measure
-            #start
             #run
         }
     }
@@ -389,13 +390,14 @@ impl Gen<'_> {
     //     fn run<'life0, 'async_trait>(&'life0 self, x: u32) -> Pin<Box<…>> {
     //         let __monitor_input_1 = input_len(&x);
     //         Box::pin(async move {
-    //             let mut __monitor_guard = { static __MONITOR_SITE: …; __MONITOR_SITE.start() };
-    //             __monitor_guard.add_input_size(__monitor_input_1);
-    //             let mut __monitor_future = pin!(async move {
+    //             let mut __monitor_parked = { static __MONITOR_SITE: …; __MONITOR_SITE.start_parked() };
+    //             __monitor_parked.add_input_size(__monitor_input_1);
+    //             let __monitor_body = async move {
     //                 if let Some(__monitor_ret) = None::<Result<u32, E>> { return __monitor_ret; }
     //                 BODY
-    //             });
-    //             let __monitor_result = catch_unwind_future(__monitor_future.as_mut()).await;
+    //             };
+    //             let __monitor_result = catch_unwind_future(__monitor_body).await;
+    //             let mut __monitor_guard = __monitor_parked.resume();
     //             match __monitor_result { /* as for an async fn */ }
     //         })
     //     }
@@ -410,14 +412,12 @@ impl Gen<'_> {
         stmts: &[Stmt],
     ) -> TokenStream {
         let measure = self.measure(measured, destructured);
-        let start = self.start(measured);
-        let run = self.run_future(&future.block.block.stmts);
+        let run = self.run_future(measured, &future.block.block.stmts);
         let block_attrs = &future.block.attrs;
         let capture = &future.block.capture;
         let async_token = &future.block.async_token;
         let instrumented = quote_spanned! {Span::mixed_site()=>
             #(#block_attrs)* #async_token #capture {
-                #start
                 #run
             }
         };
@@ -438,27 +438,35 @@ impl Gen<'_> {
         }
     }
 
-    /// Runs the body as a future whose panics are caught, under the
-    /// deadline if there is one, then records the outcome.
-    fn run_future(&self, stmts: &[Stmt]) -> TokenStream {
+    /// Starts the clock, runs the body as a future whose panics are caught,
+    /// under the deadline if there is one, then records the outcome.
+    fn run_future(&self, measured: &[Measured], stmts: &[Stmt]) -> TokenStream {
         let krate = &self.krate;
         let typed_return = typed_return(self.output);
-        // In the call's `execute_tool` span with monitor-core's `tracing`
-        // feature; without it, `instrument` returns the future itself.
-        // The body's future is pinned in place here and lent to
-        // `catch_unwind_future`, not moved into it: the tool's future holds
-        // it once, not twice.
-        let pin_body = quote_spanned! {Span::mixed_site()=>
-            let mut __monitor_future = ::core::pin::pin!(__monitor_guard.instrument(async move {
+        let start = self.start(measured, true);
+        // The future holds a parked guard across the wait, not the whole
+        // guard (see `ParkedGuard`), and the body's future inside the panic
+        // catcher, with no pointer to it. In the call's `execute_tool` span
+        // with monitor-core's `tracing` feature; without it, `instrument`
+        // returns the future itself.
+        let start_body = quote_spanned! {Span::mixed_site()=>
+            #start
+            let __monitor_body = __monitor_parked.instrument(async move {
                 #typed_return
                 #(#stmts)*
-            }));
+            });
         };
         let body = quote_spanned! {Span::mixed_site()=>
-            #krate::__private::catch_unwind_future(__monitor_future.as_mut())
+            #krate::__private::catch_unwind_future(__monitor_body)
+        };
+        let resume = quote_spanned! {Span::mixed_site()=>
+            let mut __monitor_guard = __monitor_parked.resume();
         };
         let result = match &self.args.timeout {
-            None => quote_spanned!(Span::mixed_site()=> #body.await),
+            None => quote_spanned! {Span::mixed_site()=>
+                let __monitor_result = #body.await;
+                #resume
+            },
             Some(timeout) => {
                 let millis = Literal::u64_unsuffixed(timeout.value);
                 let duration = quote_spanned!(Span::mixed_site()=>
@@ -472,7 +480,9 @@ impl Gen<'_> {
                 let krate_at = self.krate_at(at);
                 let timed_out = quote_spanned!(at=> #krate_at::__private::timed_out(#error));
                 quote_spanned! {Span::mixed_site()=>
-                    match #krate::__private::with_deadline(#duration, #body).await {
+                    let __monitor_result = #krate::__private::with_deadline(#duration, #body).await;
+                    #resume
+                    let __monitor_result = match __monitor_result {
                         ::core::option::Option::Some(__monitor_result) => __monitor_result,
                         ::core::option::Option::None => {
                             __monitor_guard.stop();
@@ -480,15 +490,16 @@ impl Gen<'_> {
                             __monitor_guard.finish(#krate::__private::timeout_outcome(&#error));
                             return #timed_out;
                         }
-                    }
+                    };
                 }
             }
         };
         let finish = self.finish();
         let finish_panic = self.finish_panic();
         quote_spanned! {Span::mixed_site()=>
-            #pin_body
-            match #result {
+            #start_body
+            #result
+            match __monitor_result {
                 ::core::result::Result::Ok(__monitor_value) => {
                     #finish
                     __monitor_value
@@ -550,9 +561,25 @@ impl Gen<'_> {
     }
 
     /// Evaluates the context and the target monitor, starts the clock, and
-    /// hands the sizes and context to the guard.
-    fn start(&self, measured: &[Measured]) -> TokenStream {
+    /// hands the sizes and context to the guard: `__monitor_guard`, or for
+    /// an async body (`parked`), `__monitor_parked` (see `ParkedGuard`),
+    /// with room for the details only if the tool has any.
+    fn start(&self, measured: &[Measured], parked: bool) -> TokenStream {
         let args = self.args;
+        let with_details =
+            args.user_id.is_some() || args.session_id.is_some() || args.metadata.is_some();
+        let (holder, start, start_in) = match (parked, with_details) {
+            (false, _) => ("__monitor_guard", "start", "start_in"),
+            (true, false) => ("__monitor_parked", "start_parked", "start_parked_in"),
+            (true, true) => (
+                "__monitor_parked",
+                "start_parked_with_details",
+                "start_parked_with_details_in",
+            ),
+        };
+        let holder = Ident::new(holder, Span::mixed_site());
+        let start = Ident::new(start, Span::mixed_site());
+        let start_in = Ident::new(start_in, Span::mixed_site());
         let mut before = TokenStream::new();
         let mut after = TokenStream::new();
         for (field, setter, expr) in [
@@ -567,7 +594,7 @@ impl Gen<'_> {
                 let krate = self.krate_at(at);
                 let value = quote_spanned!(at=> #krate::__private::id_string(&(#expr)));
                 before.extend(quote_spanned!(Span::mixed_site()=> let #local = #value;));
-                after.extend(quote_spanned!(Span::mixed_site()=> __monitor_guard.#setter(#local);));
+                after.extend(quote_spanned!(Span::mixed_site()=> #holder.#setter(#local);));
             }
         }
         for (index, (key, expr)) in args.metadata.iter().flat_map(|m| &m.value).enumerate() {
@@ -576,18 +603,16 @@ impl Gen<'_> {
             let krate = self.krate_at(at);
             let value = quote_spanned!(at=> #krate::__private::metadata_value(&(#expr)));
             before.extend(quote_spanned!(Span::mixed_site()=> let #local = #value;));
-            after.extend(
-                quote_spanned!(Span::mixed_site()=> __monitor_guard.add_metadata(#key, #local);),
-            );
+            after.extend(quote_spanned!(Span::mixed_site()=> #holder.add_metadata(#key, #local);));
         }
         // The call-site handle lives in a block of its own: a `static` is an
         // item, which mixed-site hygiene does not hide from the body.
         let site = self.site();
         let guard = match &args.monitor {
             None => quote_spanned! {Span::mixed_site()=>
-                let mut __monitor_guard = {
+                let mut #holder = {
                     #site
-                    __MONITOR_SITE.start()
+                    __MONITOR_SITE.#start()
                 };
             },
             Some(monitor) => {
@@ -600,24 +625,24 @@ impl Gen<'_> {
                 let as_monitor = quote_spanned!(at=> #krate::__private::monitor_of(#target));
                 quote_spanned! {Span::mixed_site()=>
                     let __monitor_target = &(#expr);
-                    let mut __monitor_guard = {
+                    let mut #holder = {
                         #site
                         let #target = __monitor_target;
-                        __MONITOR_SITE.start_in(#as_monitor)
+                        __MONITOR_SITE.#start_in(#as_monitor)
                     };
                 }
             }
         };
         let sizes = measured.iter().map(|m| {
             let Measured { cfgs, size, .. } = m;
-            quote_spanned!(Span::mixed_site()=> #(#cfgs)* __monitor_guard.add_input_size(#size);)
+            quote_spanned!(Span::mixed_site()=> #(#cfgs)* #holder.add_input_size(#size);)
         });
         // The MCP request id, from rmcp's `RequestContext` argument.
         if let Some(context) = &self.call_id {
             // The argument is often `_ctx`: named only here.
             after.extend(quote_spanned! {Span::mixed_site()=>
                 #[allow(clippy::used_underscore_binding)]
-                let () = __monitor_guard.set_tool_call_id(&#context.id);
+                let () = #holder.set_tool_call_id(&#context.id);
             });
         }
         quote! {
@@ -868,7 +893,7 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(
-            with_context.contains("let () = __monitor_guard . set_tool_call_id (& ctx . id) ;"),
+            with_context.contains("let () = __monitor_parked . set_tool_call_id (& ctx . id) ;"),
             "{with_context}"
         );
         let without = monitored_tool_with(
@@ -896,7 +921,9 @@ mod tests {
         let pin = out
             .find("Box :: pin (async move {")
             .expect("the pinned block");
-        let start = out.find("__MONITOR_SITE . start ()").expect("a guard");
+        let start = out
+            .find("__MONITOR_SITE . start_parked ()")
+            .expect("a guard");
         assert!(pin < start, "{out}");
     }
 }

@@ -206,12 +206,13 @@ use proc_macro::TokenStream;
 /// metadata; a method with a pattern argument, `skip` and `monitor = …`;
 /// and the future an `#[async_trait]` method returns.
 ///
-/// An `async fn` gets the same code inside its own body, with the body
-/// pinned in place (`pin!(async move { … })`) and polled by
-/// `catch_unwind_future(…).await` (under `with_deadline(…)` with
-/// `timeout`): the guard lives in the future, so
-/// the clock starts at its first poll and dropping the future mid-way
-/// drops the guard, which records the cancellation.
+/// An `async fn` gets the same code inside its own body, with the body an
+/// `async move { … }` block polled by `catch_unwind_future(…).await`
+/// (under `with_deadline(…)` with `timeout`). A parked guard lives in the
+/// future (`start_parked()`: 48 bytes, where the whole guard, made by
+/// `resume()` once the body is done, is 136), so the clock starts at its
+/// first poll and dropping the future mid-way drops the parked guard,
+/// which records the cancellation.
 ///
 /// # Arguments
 ///
