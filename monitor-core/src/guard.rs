@@ -206,25 +206,6 @@ impl CallGuard<'_> {
         self.span.note_tool_error();
     }
 
-    /// Runs `future` in the call's `execute_tool` span (entered at every
-    /// poll and at its drop), with the `tracing` feature; without it,
-    /// `future` itself.
-    #[cfg(feature = "tracing")]
-    #[inline]
-    pub fn instrument<F: std::future::Future>(
-        &self,
-        future: F,
-    ) -> tracing::instrument::Instrumented<F> {
-        tracing::Instrument::instrument(future, self.span.span.clone())
-    }
-
-    /// Runs `future` in the call's `execute_tool` span, with the `tracing`
-    /// feature; without it, `future` itself.
-    #[cfg(not(feature = "tracing"))]
-    #[inline]
-    pub fn instrument<F: std::future::Future>(&self, future: F) -> F {
-        future
-    }
 
     /// Lends the call's span out, for a sync body to run in; put it back
     /// with [`return_span`](Self::return_span). Moved, not cloned: a clone
@@ -425,8 +406,9 @@ impl<'m, D: ParkedDetails> ParkedGuard<'m, D> {
         let _ = id;
     }
 
-    /// Runs `future` in the call's `execute_tool` span, as
-    /// [`CallGuard::instrument`] does.
+    /// Runs `future` in the call's `execute_tool` span (entered at every
+    /// poll and at its drop), with the `tracing` feature; without it,
+    /// `future` itself.
     #[cfg(feature = "tracing")]
     #[inline]
     pub fn instrument<F: std::future::Future>(
