@@ -110,6 +110,25 @@ fn poll_once<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// The allocations and reallocations of `calls`, the fewest of up to
+/// three tries, and how many tries ran: the counter sees the whole
+/// process, and the test harness's own thread allocates now and then while
+/// a test runs (4 allocations of 900 bytes in one run on a loaded
+/// machine). An allocation per call shows in every try.
+fn fewest_allocations(mut calls: impl FnMut()) -> ((usize, usize), u64) {
+    let mut fewest = (usize::MAX, usize::MAX);
+    for tries in 1..=3 {
+        let region = Region::new(GLOBAL);
+        calls();
+        let change = region.change();
+        fewest = fewest.min((change.allocations, change.reallocations));
+        if fewest == (0, 0) {
+            return (fewest, tries);
+        }
+    }
+    (fewest, 3)
+}
+
 #[test]
 fn successful_calls_allocate_nothing_after_warm_up() {
     // Warm-up: the first calls register the tool and allocate this thread's
@@ -118,22 +137,19 @@ fn successful_calls_allocate_nothing_after_warm_up() {
         assert!(search("rust", 3).is_ok());
         assert_eq!(poll_once(fetch(1, (2, 3))), Some(6));
     }
-    let region = Region::new(GLOBAL);
-    for _ in 0..1_000 {
-        assert!(search("rust", 3).is_ok());
-        assert_eq!(poll_once(fetch(1, (2, 3))), Some(6));
-    }
-    let change = region.change();
-    assert_eq!(
-        (change.allocations, change.reallocations),
-        (0, 0),
-        "{change:?}"
-    );
+    let (change, tries) = fewest_allocations(|| {
+        for _ in 0..1_000 {
+            assert!(search("rust", 3).is_ok());
+            assert_eq!(poll_once(fetch(1, (2, 3))), Some(6));
+        }
+    });
+    assert_eq!(change, (0, 0), "(allocations, reallocations)");
+    let calls = 200 + 1_000 * tries;
     assert_eq!(
         MONITOR.tool_stats("search").unwrap().total_executions,
-        1_200
+        calls
     );
-    assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, 1_200);
+    assert_eq!(MONITOR.tool_stats("fetch").unwrap().total_executions, calls);
 
     // With `skip_all`, the error path allocates nothing once warm: a
     // message of at most 64 bytes is formatted into the thread's buffer and
@@ -142,36 +158,34 @@ fn successful_calls_allocate_nothing_after_warm_up() {
         assert!(refuse_with(code).is_err());
         assert!(refuse("x").is_err());
     }
-    let region = Region::new(GLOBAL);
-    for _ in 0..1_000 {
-        assert!(refuse("x").is_err());
-    }
-    let change = region.change();
-    assert_eq!(
-        (change.allocations, change.reallocations),
-        (0, 0),
-        "a repeated message is shared: {change:?}"
-    );
+    let (change, _) = fewest_allocations(|| {
+        for _ in 0..1_000 {
+            assert!(refuse("x").is_err());
+        }
+    });
+    assert_eq!(change, (0, 0), "a repeated message is shared");
     let error = &MONITOR.recent_errors(Some("refuse"), 1)[0];
     assert_eq!(error.error_message.as_deref(), Some("permission denied"));
     // Warm: enough new messages that both rings have wrapped.
     for code in 1..=2_000 {
         assert!(refuse_with(code).is_err());
     }
-    let region = Region::new(GLOBAL);
-    for code in 2_001..=3_000 {
-        assert!(refuse_with(code).is_err());
-    }
-    let change = region.change();
+    let mut code = 2_000;
+    let (change, _) = fewest_allocations(|| {
+        for _ in 0..1_000 {
+            code += 1;
+            assert!(refuse_with(code).is_err());
+        }
+    });
     assert_eq!(
-        (change.allocations, change.reallocations),
+        change,
         (0, 0),
-        "a new short message is copied into the entries: {change:?}"
+        "a new short message is copied into the entries"
     );
     let errors = MONITOR.recent_errors(Some("refuse-with"), 1);
     assert_eq!(
         errors.last().and_then(|e| e.error_message.as_deref()),
-        Some("upstream index refused request #00003000")
+        Some(format!("upstream index refused request #{code:08}").as_str())
     );
 
     // A message over 64 bytes is one shared text for both rings (an
@@ -202,17 +216,15 @@ fn successful_calls_allocate_nothing_after_warm_up() {
         assert!(stored_search("rust", 3).is_ok());
     }
     STORED.flush().unwrap();
+    let mut calls = 200;
     for round in 1..=3 {
-        let region = Region::new(GLOBAL);
-        for _ in 0..1_000 {
-            assert!(stored_search("rust", 3).is_ok());
-        }
-        let change = region.change();
-        assert_eq!(
-            (change.allocations, change.reallocations),
-            (0, 0),
-            "store on, round {round}: {change:?}"
-        );
+        let (change, tries) = fewest_allocations(|| {
+            for _ in 0..1_000 {
+                assert!(stored_search("rust", 3).is_ok());
+            }
+        });
+        assert_eq!(change, (0, 0), "store on, round {round}");
+        calls += 1_000 * tries;
         STORED.flush().unwrap();
     }
     let store = monitor_core::Store::open(STORED.store_path().unwrap()).unwrap();
@@ -222,6 +234,6 @@ fn successful_calls_allocate_nothing_after_warm_up() {
             .unwrap()
             .unwrap()
             .total_executions,
-        3_200
+        calls
     );
 }
