@@ -48,12 +48,20 @@ twins! {
         common::YieldOnce::default().await;
         buffer.iter().map(|&b| usize::from(b)).sum::<usize>() + n
     }
+
+    #[monitored_tool(monitor = crate::MONITOR, timeout = "10s")]
+    pub(crate) async fn buffered_with_deadline(n: usize) -> Result<usize, monitor_core::TimeoutError> {
+        let buffer = std::hint::black_box([7u8; 1024]);
+        common::YieldOnce::default().await;
+        Ok(buffer.iter().map(|&b| usize::from(b)).sum::<usize>() + n)
+    }
 }
 
 /// The tool's future holds its body's future once, not twice (once as an
-/// argument of the panic catcher, once pinned in it): what the monitor adds
-/// is the guard and a pointer, whatever the body holds across an await, so
-/// each await of the tool moves that much less (BENCHMARKS.md, issue #18).
+/// argument of the panic catcher or the deadline, once inside it): what
+/// the monitor adds is the parked guard (and, with a timeout, tokio's
+/// timer), whatever the body holds across an await, so each await of the
+/// tool moves that much less (BENCHMARKS.md, issue #18).
 #[test]
 fn an_async_tools_future_holds_its_body_once() {
     let plain = std::mem::size_of_val(&plain::buffered(1));
@@ -62,6 +70,11 @@ fn an_async_tools_future_holds_its_body_once() {
     assert!(
         monitored <= plain + 256,
         "monitored {monitored} bytes, plain {plain}"
+    );
+    let deadline = std::mem::size_of_val(&monitored::buffered_with_deadline(1));
+    assert!(
+        deadline <= plain + 512,
+        "with a deadline {deadline} bytes, plain {plain}"
     );
 }
 

@@ -15,6 +15,8 @@ use crate::monitor::ToolExecutionMonitor;
 /// The global monitor once `set_global_monitor` was called; `None` means
 /// the default one.
 static GLOBAL: RwLock<Option<Arc<ToolExecutionMonitor>>> = RwLock::new(None);
+/// Bumped by every `set_global_monitor`; never 0, which a parked guard
+/// uses for "crossed a swap" (`guard.rs`).
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 /// The global monitor until `set_global_monitor` is called: a `static`, so
 /// a call reaches it with one atomic load, no thread-local and no lock.

@@ -206,7 +206,6 @@ impl CallGuard<'_> {
         self.span.note_tool_error();
     }
 
-
     /// Lends the call's span out, for a sync body to run in; put it back
     /// with [`return_span`](Self::return_span). Moved, not cloned: a clone
     /// and its drop are two calls into the subscriber.
@@ -461,12 +460,14 @@ impl<'m, D: ParkedDetails> ParkedGuard<'m, D> {
     #[allow(clippy::inline_always)] // measured: see above
     #[inline(always)]
     pub fn resume(mut self) -> CallGuard<'m> {
-        self.resumed = true;
         let end = if self.system_clock {
             process_clock().now()
         } else {
             self.target.injected_now()
         };
+        // After the reading: if an injected clock panics, the drop records
+        // the call.
+        self.resumed = true;
         self.unpark(Some(end))
     }
 
@@ -483,8 +484,9 @@ impl<'m, D: ParkedDetails> ParkedGuard<'m, D> {
                 if now as u32 == self.generation {
                     now
                 } else {
-                    // Crossed: any generation but the current one.
-                    now.wrapping_add(1)
+                    // Crossed: a generation that never is the current one
+                    // (they start at 1), whatever swaps come next.
+                    0
                 }
             }
             Target::Monitor(_) => 0,

@@ -4,6 +4,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::classify::ClassifyError;
@@ -104,6 +107,30 @@ pub fn timeout_outcome(error: &TimeoutError) -> Outcome {
 }
 
 /// Runs `future` under a tokio deadline of `after`; `None` if it expired.
-pub async fn with_deadline<F: Future>(after: Duration, future: F) -> Option<F::Output> {
-    tokio::time::timeout(after, future).await.ok()
+///
+/// A plain function returning a future that owns `future` once: an `async
+/// fn` would hold it twice, as its argument and inside its `Timeout`.
+pub fn with_deadline<F: Future>(after: Duration, future: F) -> Deadline<F> {
+    Deadline {
+        timeout: tokio::time::timeout(after, future),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`with_deadline`] returns.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Deadline<F> {
+        #[pin]
+        timeout: tokio::time::Timeout<F>,
+    }
+}
+
+impl<F: Future> Future for Deadline<F> {
+    type Output = Option<F::Output>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().timeout.poll(cx).map(Result::ok)
+    }
 }

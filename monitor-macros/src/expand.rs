@@ -356,7 +356,8 @@ impl Gen<'_> {
     //             if let Some(__monitor_ret) = None::<Result<String, E>> { return __monitor_ret; }
     //             BODY
     //         };
-    //         let __monitor_result = with_deadline(5s, catch_unwind_future(__monitor_body)).await;
+    //         let mut __monitor_deadline = pin!(with_deadline(5s, catch_unwind_future(__monitor_body)));
+    //         let __monitor_result = __monitor_deadline.as_mut().await;
     //         let mut __monitor_guard = __monitor_parked.resume();
     //         let __monitor_result = match __monitor_result {
     //             Some(__monitor_result) => __monitor_result,
@@ -479,8 +480,13 @@ impl Gen<'_> {
                 let error = Ident::new("__monitor_timeout", at);
                 let krate_at = self.krate_at(at);
                 let timed_out = quote_spanned!(at=> #krate_at::__private::timed_out(#error));
+                // Pinned in a local, so that a body cut off by the deadline
+                // is dropped after its call is recorded, as a body that
+                // finished is, not before the clock stops.
                 quote_spanned! {Span::mixed_site()=>
-                    let __monitor_result = #krate::__private::with_deadline(#duration, #body).await;
+                    let mut __monitor_deadline =
+                        ::core::pin::pin!(#krate::__private::with_deadline(#duration, #body));
+                    let __monitor_result = __monitor_deadline.as_mut().await;
                     #resume
                     let __monitor_result = match __monitor_result {
                         ::core::option::Option::Some(__monitor_result) => __monitor_result,
