@@ -40,6 +40,19 @@ pub(crate) struct Details {
     pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Details {
+    /// Adds one metadata entry of generated code; a value that failed to
+    /// serialize is stored as its error message.
+    pub(crate) fn add_metadata<E: std::fmt::Display>(
+        &mut self,
+        key: &str,
+        value: Result<serde_json::Value, E>,
+    ) {
+        let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        self.metadata.insert(key.to_owned(), value);
+    }
+}
+
 /// The parts of an execution that are not fixed-size: present only when a
 /// call has details or an error message.
 #[derive(Debug, Clone, Default)]

@@ -137,11 +137,7 @@ impl CallGuard<'_> {
         key: &str,
         value: Result<serde_json::Value, E>,
     ) {
-        let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
-        self.execution
-            .details_mut()
-            .metadata
-            .insert(key.to_owned(), value);
+        self.execution.details_mut().add_metadata(key, value);
     }
 
     /// Stops the clock: what happens after (measuring the result) is not
@@ -443,8 +439,7 @@ impl ParkedGuard<'_, WithDetails> {
         key: &str,
         value: Result<serde_json::Value, E>,
     ) {
-        let value = value.unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
-        self.details_mut().metadata.insert(key.to_owned(), value);
+        self.details_mut().add_metadata(key, value);
     }
 
     fn details_mut(&mut self) -> &mut Details {
