@@ -43,6 +43,13 @@ twins! {
     }
 
     #[monitored_tool(monitor = crate::MONITOR)]
+    #[allow(clippy::unused_async)] // the size of the future is the point
+    pub(crate) async fn small_measured(query: &str, mut limit: u32) -> usize {
+        limit += 1;
+        query.len() + limit as usize
+    }
+
+    #[monitored_tool(monitor = crate::MONITOR)]
     pub(crate) async fn buffered(n: usize) -> usize {
         let buffer = std::hint::black_box([7u8; 1024]);
         common::YieldOnce::default().await;
@@ -83,7 +90,9 @@ fn an_async_tools_future_holds_its_body_once() {
 /// the whole guard (136): a small tool's future stays at 96 bytes, which a
 /// caller's `.await` moves with register copies where a larger one costs
 /// two `memcpy` calls, about 10 ns a call (BENCHMARKS.md, "The async tool's
-/// size").
+/// size"). With its arguments measured too: each is moved through the
+/// measuring, not borrowed, or the future would keep a second copy of it
+/// (120 bytes).
 #[test]
 fn a_small_async_tools_future_stays_within_96_bytes() {
     #[cfg(feature = "otel")]
@@ -96,6 +105,12 @@ fn a_small_async_tools_future_stays_within_96_bytes() {
         monitored <= 96 + spans,
         "monitored {monitored} bytes, plain {plain}, spans {spans}"
     );
+    let plain = std::mem::size_of_val(&plain::small_measured("q", 1));
+    let monitored = std::mem::size_of_val(&monitored::small_measured("q", 1));
+    assert!(
+        monitored <= 96 + spans,
+        "measured arguments: monitored {monitored} bytes, plain {plain}, spans {spans}"
+    );
 }
 
 #[tokio::test]
@@ -107,6 +122,14 @@ async fn a_small_tool_runs_unchanged() {
     let record = last(&MONITOR, "small");
     assert_eq!(record.status, ExecutionStatus::Success);
     assert_eq!((record.input_size_bytes, record.output_size_bytes), (0, 0));
+    // Measured arguments are bound again as the signature bound them (`mut`).
+    assert_eq!(
+        monitored::small_measured("abc", 2).await,
+        plain::small_measured("abc", 2).await
+    );
+    let record = last(&MONITOR, "small-measured");
+    assert_eq!(record.input_size_bytes, debug_len("abc") + debug_len(&2u32));
+    assert_eq!(record.output_size_bytes, debug_len(&6usize));
 }
 
 #[tokio::test]

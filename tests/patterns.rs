@@ -71,6 +71,31 @@ twins! {
         tokio::task::yield_now().await;
         a.len() + b
     }
+
+    // An async fn's measured arguments are moved through their measuring
+    // and bound again: each binding form keeps its meaning.
+    #[monitored_tool(monitor = crate::MONITOR)]
+    pub(crate) async fn async_fields(Point { x, y: mut why }: Point, mut scale: i32) -> i32 {
+        tokio::task::yield_now().await;
+        why += 1;
+        scale *= 2;
+        (x + why) * scale
+    }
+
+    #[monitored_tool(monitor = crate::MONITOR)]
+    pub(crate) async fn async_ignored(_: DropCounter<'_>, _unused: u8, seen: &AtomicUsize) -> usize {
+        tokio::task::yield_now().await;
+        // The ignored argument is still alive here, as without the attribute.
+        seen.load(Ordering::SeqCst)
+    }
+
+    #[monitored_tool(monitor = crate::MONITOR)]
+    #[allow(clippy::toplevel_ref_arg, clippy::needless_pass_by_value)] // a `ref` argument is the point
+    pub(crate) async fn async_by_ref(ref text: String, mut n: usize) -> usize {
+        tokio::task::yield_now().await;
+        n += text.len();
+        n
+    }
 }
 
 #[test]
@@ -158,5 +183,46 @@ async fn async_patterns_measure_the_whole_value() {
     assert_eq!(
         only(&MONITOR, "async-tuple").input_size_bytes,
         debug_len(&value)
+    );
+}
+
+#[tokio::test]
+async fn async_bindings_keep_their_meaning() {
+    let point = Point { x: 1, y: 2 };
+    assert_eq!(
+        monitored::async_fields(point.clone(), 3).await,
+        plain::async_fields(point.clone(), 3).await
+    );
+    assert_eq!(
+        only(&MONITOR, "async-fields").input_size_bytes,
+        debug_len(&point) + debug_len(&3i32)
+    );
+
+    let drops = AtomicUsize::new(0);
+    assert_eq!(
+        monitored::async_ignored(DropCounter(&drops), 7, &drops).await,
+        0
+    );
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        plain::async_ignored(DropCounter(&drops), 7, &drops).await,
+        1
+    );
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        only(&MONITOR, "async-ignored").input_size_bytes,
+        debug_len(&DropCounter(&AtomicUsize::new(0)))
+            + debug_len(&7u8)
+            + debug_len(&AtomicUsize::new(0))
+    );
+
+    let text = "abc".to_owned();
+    assert_eq!(
+        monitored::async_by_ref(text.clone(), 2).await,
+        plain::async_by_ref(text.clone(), 2).await
+    );
+    assert_eq!(
+        only(&MONITOR, "async-by-ref").input_size_bytes,
+        debug_len(&text) + debug_len(&2usize)
     );
 }

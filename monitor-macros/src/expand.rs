@@ -104,6 +104,19 @@ struct Measured {
     ident: Ident,
     size: Ident,
     span: Span,
+    /// In an `async fn`, the argument is moved through the measuring block
+    /// and bound again (with the signature's `mut`, taken from there),
+    /// instead of borrowed: rustc keeps a local that was ever borrowed in
+    /// the fn's future until its scope ends, so a borrowed argument would
+    /// be held there twice, once more inside the body (BENCHMARKS.md, "The
+    /// async tool's size").
+    rebind: Option<Rebind>,
+}
+
+/// How an `async fn`'s measured argument is bound again after it is
+/// measured.
+struct Rebind {
+    mutability: Option<syn::Token![mut]>,
 }
 
 /// A measured pattern argument, bound to a hidden name in the signature
@@ -189,6 +202,7 @@ fn plan_inputs(args: &Args, sig: &mut Signature, rmcp: bool) -> (Vec<Measured>, 
         return (measured, destructured);
     }
     let skipped = args.skip.as_ref().map_or(&[][..], |skip| &skip.value[..]);
+    let is_async = sig.asyncness.is_some();
     for (index, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(typed) = arg else {
             continue;
@@ -209,8 +223,17 @@ fn plan_inputs(args: &Args, sig: &mut Signature, rmcp: bool) -> (Vec<Measured>, 
             .collect();
         let span = typed.pat.span();
         let size = format_ident!("__monitor_input_{}", index, span = Span::mixed_site());
-        let ident = match &*typed.pat {
-            Pat::Ident(pat) if pat.subpat.is_none() => pat.ident.clone(),
+        // A `ref` binding is a borrow already: it is measured as before.
+        let mut rebind = is_async.then_some(Rebind { mutability: None });
+        let ident = match &mut *typed.pat {
+            Pat::Ident(pat) if pat.subpat.is_none() => {
+                if pat.by_ref.is_some() {
+                    rebind = None;
+                } else if let Some(rebind) = &mut rebind {
+                    rebind.mutability = pat.mutability.take();
+                }
+                pat.ident.clone()
+            }
             pat => {
                 let hidden = format_ident!("__monitor_arg_{}", index, span = mixed_at(span));
                 if !matches!(pat, Pat::Wild(_)) {
@@ -235,6 +258,7 @@ fn plan_inputs(args: &Args, sig: &mut Signature, rmcp: bool) -> (Vec<Measured>, 
             ident,
             size,
             span,
+            rebind,
         });
     }
     (measured, destructured)
@@ -347,9 +371,10 @@ impl Gen<'_> {
     //
     // Output (a parked guard lives in the async fn's future, so the clock
     // starts at its first poll and a future dropped mid-way records a
-    // cancel; the whole guard only once the body is done):
+    // cancel; the whole guard only once the body is done; measured
+    // arguments are moved through their measuring, see `Measured::rebind`):
     //     async fn fetch(&self, url: String) -> Result<String, E> {
-    //         let __monitor_input_1 = input_len(&url);
+    //         let (__monitor_input_1, url) = { let __monitor_owned = url; (input_len(&__monitor_owned), __monitor_owned) };
     //         let mut __monitor_parked = { static __MONITOR_SITE: …; __MONITOR_SITE.start_parked() };
     //         __monitor_parked.add_input_size(__monitor_input_1);
     //         let __monitor_body = async move {
@@ -536,6 +561,7 @@ impl Gen<'_> {
                 ident,
                 size,
                 span,
+                rebind,
             } = m;
             let krate = self.krate_at(*span);
             // Taken by reference under a call-site name inside a block with
@@ -548,15 +574,36 @@ impl Gen<'_> {
                 use #mixed_krate::__private::FastLenProbe as _;
                 (&&&#mixed_krate::__private::Fast(#value)).__monitor_fast_len()
             }};
-            let call = quote_spanned! {*span=> {
-                let #value = &#ident;
-                #fast.or_else(|| #krate::__private::input_len(#value))
-            }};
+            let len = |of: &TokenStream| {
+                quote_spanned! {*span=> {
+                    let #value = &#of;
+                    #fast.or_else(|| #krate::__private::input_len(#value))
+                }}
+            };
             // `_name` arguments are measured too.
-            quote_spanned! {Span::mixed_site()=>
-                #(#cfgs)*
-                #[allow(clippy::used_underscore_binding)]
-                let #size = #call;
+            match rebind {
+                None => {
+                    let call = len(&ident.to_token_stream());
+                    quote_spanned! {Span::mixed_site()=>
+                        #(#cfgs)*
+                        #[allow(clippy::used_underscore_binding)]
+                        let #size = #call;
+                    }
+                }
+                // Bound again as the signature bound it; not a new warning
+                // for an argument the body leaves unused (it was measured).
+                Some(Rebind { mutability }) => {
+                    let owned = quote_spanned!(Span::mixed_site()=> __monitor_owned);
+                    let call = len(&owned);
+                    quote_spanned! {Span::mixed_site()=>
+                        #(#cfgs)*
+                        #[allow(clippy::used_underscore_binding, unused_variables)]
+                        let (#size, #mutability #ident) = {
+                            let #owned = #ident;
+                            (#call, #owned)
+                        };
+                    }
+                }
             }
         });
         let lets = destructured.iter().map(|d| {
@@ -774,7 +821,8 @@ mod tests {
         let without = monitored_tool_with(quote!(), item, false)
             .unwrap()
             .to_string();
-        let measures = |out: &str, arg: &str| out.contains(&format!("__monitor_value = & {arg} ;"));
+        // An async fn's arguments are moved through their measuring.
+        let measures = |out: &str, arg: &str| out.contains(&format!("__monitor_owned = {arg} ;"));
         let as_json = |out: &str| out.contains("json_output_len (& __monitor_ok . 0)");
         for out in [&with, &without] {
             assert!(measures(out, "n"), "{out}");
