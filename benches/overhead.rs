@@ -1,6 +1,6 @@
 //! Overhead of monitoring one tool call, against the bare function and the
 //! peers, in one run, in two shapes: ours (groups `sync`, `async`,
-//! `two-threads`) and shape B, a new user's harsher one (`b-sync`,
+//! `two-threads`, `two-threads-pinned`) and shape B, a new user's harsher one (`b-sync`,
 //! `b-async`: distinct error messages, nothing inlined, async awaited in a
 //! loop), and `fail`: always failing with a distinct 40-byte message
 //! against always succeeding. Two floors are timed beside the peers: the
@@ -268,16 +268,42 @@ fn one_thread(c: &mut Criterion) {
 }
 
 /// Two threads calling the same tool at once: the time per call per thread.
+/// `two-threads` leaves them where the kernel puts them; `two-threads-pinned`
+/// pins each to its own core first. On a 2-vCPU VM the kernel sometimes runs
+/// both on one core for a while after the barrier wakes them (a `skip_all`
+/// pair measured 1.65-1.78x unpinned and 1.01x pinned in one build), which
+/// is the scheduler's cost, not the monitor's (BENCHMARKS.md, "Two threads,
+/// pinned").
 fn two_threads(c: &mut Criterion) {
-    let mut group = c.benchmark_group("two-threads");
+    two_thread_group(c, "two-threads", None);
+    match core_affinity::get_core_ids() {
+        Some(cores) if cores.len() >= 2 => {
+            two_thread_group(c, "two-threads-pinned", Some([cores[0], cores[1]]));
+        }
+        _ => eprintln!("two-threads-pinned: fewer than two cores to pin to, not run"),
+    }
+}
+
+fn two_thread_group(
+    c: &mut Criterion,
+    group_name: &str,
+    cores: Option<[core_affinity::CoreId; 2]>,
+) {
+    let mut group = c.benchmark_group(group_name);
     for (name, tool) in [SYNC[0], SYNC[1], SYNC[3], SYNC[4], SYNC[5]] {
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter_custom(|iters| {
                 let barrier = Arc::new(Barrier::new(2));
                 let handles: Vec<_> = (0..2)
-                    .map(|_| {
+                    .map(|i| {
                         let barrier = Arc::clone(&barrier);
+                        let core = cores.map(|cores| cores[i]);
                         std::thread::spawn(move || {
+                            if let Some(core) = core {
+                                // A failed pin leaves the thread where it is,
+                                // as in the unpinned group.
+                                let _ = core_affinity::set_for_current(core);
+                            }
                             barrier.wait();
                             let start = Instant::now();
                             for _ in 0..iters {
