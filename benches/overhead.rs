@@ -299,10 +299,13 @@ fn two_thread_group(
                         let barrier = Arc::clone(&barrier);
                         let core = cores.map(|cores| cores[i]);
                         std::thread::spawn(move || {
-                            if let Some(core) = core {
-                                // A failed pin leaves the thread where it is,
-                                // as in the unpinned group.
-                                let _ = core_affinity::set_for_current(core);
+                            // A failed pin leaves the thread where it is, as
+                            // in the unpinned group: said, so that such a run
+                            // is not read as a pinned one.
+                            if let Some(core) = core
+                                && !core_affinity::set_for_current(core)
+                            {
+                                eprintln!("two-threads-pinned: could not pin to {core:?}");
                             }
                             barrier.wait();
                             let start = Instant::now();
